@@ -1,0 +1,42 @@
+//! I/O in: every packet source behind one [`Source`] trait.
+//!
+//! Offline files are read with `pcap-parser` through a bounded buffer
+//! ([`file`]); live capture comes later behind the same trait.
+
+pub mod file;
+
+pub use file::{CaptureError, FileSource};
+
+/// A link type number as in the pcap/pcapng headers (LINKTYPE_*).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub struct LinkType(pub u32);
+
+impl LinkType {
+    pub const NULL: LinkType = LinkType(0);
+    pub const ETHERNET: LinkType = LinkType(1);
+    pub const RAW: LinkType = LinkType(101);
+    pub const LOOP: LinkType = LinkType(108);
+    pub const LINUX_SLL: LinkType = LinkType(113);
+    pub const IPV4: LinkType = LinkType(228);
+    pub const IPV6: LinkType = LinkType(229);
+    pub const LINUX_SLL2: LinkType = LinkType(276);
+}
+
+/// One captured frame, borrowed from the source's buffer until the next call.
+#[derive(Clone, Copy, Debug)]
+pub struct RawPacket<'a> {
+    /// Packet time, nanoseconds since the Unix epoch.
+    pub ts_ns: u64,
+    pub linktype: LinkType,
+    /// The captured bytes (caplen of them; padding already removed).
+    pub data: &'a [u8],
+    /// Length of the frame on the wire (may exceed `data.len()` with a snaplen).
+    pub orig_len: u32,
+}
+
+/// A source of packets: a capture file, a list of files, or a live interface.
+pub trait Source {
+    /// The next packet, `Ok(None)` at a clean end of input. After an error
+    /// the source must not be polled again.
+    fn next_packet(&mut self) -> Result<Option<RawPacket<'_>>, CaptureError>;
+}

@@ -1,0 +1,2 @@
+//! Every bound in the sensor, each with its reason. Hitting a limit is
+//! always counted (see `stats`).

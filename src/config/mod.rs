@@ -1,0 +1,3 @@
+//! Configuration and limits.
+
+pub mod limits;

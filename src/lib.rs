@@ -1,0 +1,26 @@
+//! phonehome: a passive sensor that finds hosts still phoning home to a
+//! banned vendor (Kaspersky first).
+//!
+//! Data flow, one module per stage:
+//!
+//! ```text
+//! capture → dispatch → decode → flow → extract → match → event → output
+//!                                                   ↘ inventory / stats
+//! ```
+//!
+//! Only [`capture`] and [`output`] touch files, sockets and clocks; the stages
+//! between them are pure functions of bytes and state. See ARCHITECTURE.md.
+#![forbid(unsafe_code)]
+
+pub mod capture;
+pub mod config;
+pub mod decode;
+pub mod event;
+pub mod extract;
+pub mod flow;
+pub mod traffic;
+pub mod inventory;
+pub mod output;
+pub mod runtime;
+pub mod signatures;
+pub mod stats;

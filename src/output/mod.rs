@@ -1,0 +1,2 @@
+//! I/O out: JSON lines (ECS), inventory files, the human summary.
+//! TODO(helper): implement.

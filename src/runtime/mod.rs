@@ -1,0 +1,1 @@
+//! Threads, queues, the worker loop and shutdown.

@@ -1,0 +1,2 @@
+//! Deterministic traffic generator used by the demo, tests and benches.
+//! TODO(helper): implement.
