@@ -1,3 +1,318 @@
-fn main() {
-    println!("phonehome: under construction");
+//! `phonehome`: flags → config → run. The only place for `anyhow` and exit
+//! codes.
+//!
+//! Exit codes (documented in README.md):
+//! - 0: ran cleanly;
+//! - 1: fatal error (bad signature pack, an output that cannot be written);
+//! - 2: usage error (bad flags);
+//! - 3: an input capture was unreadable or damaged — every result obtained
+//!   before the damage was still written.
+#![forbid(unsafe_code)]
+
+use std::io::{self, Write};
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+use std::sync::Arc;
+
+use anyhow::{Context, Result, bail};
+use clap::{Args, Parser, Subcommand};
+
+use phonehome::output::sink::{EventSink, Filter, JsonLinesSink};
+use phonehome::output::summary::{Totals, write_summary};
+use phonehome::runtime::{self, RunReport, RuntimeConfig, WorkerConfig};
+use phonehome::signatures::SignatureSet;
+
+const EXIT_FATAL: u8 = 1;
+const EXIT_INPUT: u8 = 3;
+
+/// Find the hosts on a network that still run software from a banned vendor
+/// (Kaspersky), by watching them phone home: DNS queries, TLS SNI, HTTP
+/// Host/CONNECT.
+#[derive(Parser, Debug)]
+#[command(name = "phonehome", version, about, long_about = None)]
+struct Cli {
+    #[command(subcommand)]
+    cmd: Command,
+}
+
+#[derive(Subcommand, Debug)]
+enum Command {
+    /// Analyse pcap/pcapng files (plain or .gz) and report the hosts phoning
+    /// home.
+    Read(ReadArgs),
+    /// List, check or export signature packs.
+    #[command(subcommand)]
+    Signatures(SigCommand),
+}
+
+#[derive(Args, Debug, Clone)]
+struct SigArgs {
+    /// Add a signature pack (a .toml file, or a directory of them).
+    /// Repeatable.
+    #[arg(long = "signatures", value_name = "PATH")]
+    signatures: Vec<PathBuf>,
+    /// Do not load the embedded Kaspersky pack.
+    #[arg(long)]
+    no_default_signatures: bool,
+}
+
+#[derive(Args, Debug)]
+struct ReadArgs {
+    /// Capture files, read in the order given.
+    #[arg(required = true, value_name = "FILE")]
+    files: Vec<PathBuf>,
+    /// Write alerts (names matching a signature) as ECS JSON lines to DEST
+    /// (a path, or - for stdout).
+    #[arg(long, value_name = "DEST")]
+    alerts: Option<PathBuf>,
+    /// Write every extracted name (matched or not) as ECS JSON lines to DEST.
+    #[arg(long, value_name = "DEST")]
+    names: Option<PathBuf>,
+    /// Write DNS answer records (A/AAAA) as ECS JSON lines to DEST.
+    #[arg(long, value_name = "DEST")]
+    dns_answers: Option<PathBuf>,
+    /// Write the per-host inventory: JSON if PATH ends in .json, CSV if .csv.
+    #[arg(long, value_name = "PATH")]
+    inventory: Option<PathBuf>,
+    /// Print alerts as JSON lines on stdout instead of the summary.
+    #[arg(long)]
+    json: bool,
+    /// Write run statistics (per-stage counters, latency) as JSON to PATH.
+    #[arg(long, value_name = "PATH")]
+    stats: Option<PathBuf>,
+    /// Worker threads (default: cores minus one, at least 1).
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u16).range(1..=1024))]
+    workers: Option<u16>,
+    /// Never show a progress bar.
+    #[arg(long)]
+    no_progress: bool,
+    #[command(flatten)]
+    sigs: SigArgs,
+}
+
+#[derive(Subcommand, Debug)]
+enum SigCommand {
+    /// List the loaded rules.
+    List {
+        /// JSON instead of a table.
+        #[arg(long)]
+        json: bool,
+        #[command(flatten)]
+        sigs: SigArgs,
+    },
+    /// Validate signature packs (files or directories); errors as file:line.
+    Check {
+        #[arg(required = true, value_name = "PATH")]
+        paths: Vec<PathBuf>,
+    },
+    /// Export the loaded rules for other tools.
+    Export {
+        /// Output format.
+        #[arg(long, value_enum)]
+        format: phonehome::signatures::cli::ExportFormat,
+        #[command(flatten)]
+        sigs: SigArgs,
+    },
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let res = match cli.cmd {
+        Command::Read(a) => cmd_read(a),
+        Command::Signatures(s) => cmd_signatures(s),
+    };
+    match res {
+        Ok(code) => ExitCode::from(code),
+        Err(e) => {
+            eprintln!("phonehome: error: {e:#}");
+            ExitCode::from(EXIT_FATAL)
+        }
+    }
+}
+
+fn load_signatures(a: &SigArgs) -> Result<SignatureSet> {
+    SignatureSet::load(!a.no_default_signatures, &a.signatures)
+        .map_err(|e| anyhow::anyhow!("{e}"))
+        .context("loading signature packs")
+}
+
+fn is_stdout(p: &Path) -> bool {
+    p.as_os_str() == "-"
+}
+
+fn cmd_read(a: ReadArgs) -> Result<u8> {
+    let sigs = load_signatures(&a.sigs)?;
+    if sigs.is_empty() {
+        eprintln!("phonehome: warning: no signatures loaded; nothing can alert");
+    }
+    let mut sinks: Vec<Box<dyn EventSink + Send>> = Vec::new();
+    let mut stdout_used = false;
+    for (dest, filter) in [
+        (&a.alerts, Filter::ALERTS),
+        (&a.names, Filter::BOTH),
+        (&a.dns_answers, Filter { alerts: false, names: false, dns_answers: true }),
+    ] {
+        if let Some(d) = dest {
+            stdout_used |= is_stdout(d);
+            let sink = JsonLinesSink::create(d, filter)
+                .with_context(|| format!("cannot write to {}", d.display()))?;
+            sinks.push(Box::new(sink));
+        }
+    }
+    if a.json {
+        if stdout_used {
+            bail!("--json prints alerts on stdout, which another output already uses");
+        }
+        stdout_used = true;
+        sinks.push(Box::new(JsonLinesSink::create(Path::new("-"), Filter::ALERTS)?));
+    }
+    if let Some(inv) = &a.inventory {
+        // Fail before reading anything if the format is unknown.
+        phonehome::output::inventory_file::InventoryFormat::from_path(inv)?;
+    }
+    let cfg = RuntimeConfig {
+        workers: a.workers.map(usize::from).unwrap_or_else(runtime::default_workers),
+        worker: WorkerConfig {
+            emit_names: a.names.is_some(),
+            emit_all_answers: a.dns_answers.is_some(),
+        },
+        progress: !a.no_progress,
+    };
+    let report = runtime::run_offline(&a.files, Arc::new(sigs), &cfg, sinks);
+
+    let mut code = 0u8;
+    for f in &report.files {
+        if let Some(e) = &f.error {
+            eprintln!("phonehome: error: {e}");
+            code = EXIT_INPUT;
+        }
+    }
+    for e in &report.sink_errors {
+        eprintln!("phonehome: error: writing output: {e}");
+        code = code.max(EXIT_FATAL);
+    }
+    if let Some(inv) = &a.inventory {
+        if let Err(e) =
+            phonehome::output::inventory_file::write_inventory_file(inv, &report.inventory)
+        {
+            eprintln!("phonehome: error: {e}");
+            code = code.max(EXIT_FATAL);
+        }
+    }
+    if let Some(p) = &a.stats {
+        if let Err(e) = write_stats(p, &report) {
+            eprintln!("phonehome: error: writing {}: {e}", p.display());
+            code = code.max(EXIT_FATAL);
+        }
+    }
+    let totals = totals_of(&report);
+    let res = if stdout_used {
+        write_summary(&mut io::stderr().lock(), &report.inventory, &totals)
+    } else {
+        let mut out = io::stdout().lock();
+        write_summary(&mut out, &report.inventory, &totals).and_then(|_| out.flush())
+    };
+    if let Err(e) = res {
+        if e.kind() != io::ErrorKind::BrokenPipe {
+            eprintln!("phonehome: error: writing summary: {e}");
+            code = code.max(EXIT_FATAL);
+        }
+    }
+    Ok(code)
+}
+
+fn totals_of(r: &RunReport) -> Totals {
+    let mut names = phonehome::inventory::ByProtocol::default();
+    for p in [
+        phonehome::event::Protocol::Dns,
+        phonehome::event::Protocol::Tls,
+        phonehome::event::Protocol::Http,
+        phonehome::event::Protocol::Quic,
+    ] {
+        names.add(p, r.stats.names.get(p.as_str()).copied().unwrap_or(0));
+    }
+    let mut failures: Vec<(String, u64)> = r
+        .stats
+        .decode_errors
+        .iter()
+        .map(|(k, v)| (format!("decode/{k}"), *v))
+        .collect();
+    failures.extend(r.stats.dns_errors.iter().map(|(k, v)| (format!("dns/{k}"), *v)));
+    failures.extend(r.stats.tls_malformed.iter().map(|(k, v)| (format!("tls/{k}"), *v)));
+    Totals {
+        files: r.files.len() as u64,
+        packets: r.stats.packets,
+        bytes: r.stats.bytes,
+        names,
+        alerts: r.stats.alerts,
+        decode_failures: failures,
+        elapsed_secs: r.elapsed.as_secs_f64(),
+    }
+}
+
+fn write_stats(path: &Path, r: &RunReport) -> Result<()> {
+    let files: Vec<serde_json::Value> = r
+        .files
+        .iter()
+        .map(|f| {
+            serde_json::json!({
+                "path": f.path.display().to_string(),
+                "packets": f.packets,
+                "bytes": f.bytes,
+                "error": f.error.as_ref().map(|e| e.to_string()),
+            })
+        })
+        .collect();
+    let secs = r.elapsed.as_secs_f64();
+    let v = serde_json::json!({
+        "schema_version": "1",
+        "workers": r.workers,
+        "elapsed_seconds": secs,
+        "throughput": {
+            "packets_per_second": if secs > 0.0 { r.stats.packets as f64 / secs } else { 0.0 },
+            "bytes_per_second": if secs > 0.0 { r.stats.bytes as f64 / secs } else { 0.0 },
+        },
+        "files": files,
+        "stages": r.stats.to_json(),
+        "output": {
+            "events": r.events_out,
+            "errors": r.sink_errors,
+        },
+        "inventory": r.inventory.dropped().counters().iter().map(|(k, v)| ((*k).to_string(), serde_json::Value::from(*v))).collect::<serde_json::Map<_, _>>(),
+        "latency": {
+            "batch_processing_ns": {
+                "batches": r.batch_latency.batches,
+                "p50": r.batch_latency.p50_ns,
+                "p99": r.batch_latency.p99_ns,
+                "max": r.batch_latency.max_ns,
+            }
+        },
+    });
+    let mut f = std::fs::File::create(path)?;
+    serde_json::to_writer_pretty(&mut f, &v)?;
+    f.write_all(b"\n")?;
+    Ok(())
+}
+
+fn cmd_signatures(c: SigCommand) -> Result<u8> {
+    use phonehome::signatures::cli;
+    let mut out = io::stdout().lock();
+    match c {
+        SigCommand::List { json, sigs } => {
+            let set = load_signatures(&sigs)?;
+            cli::list(&set, json, &mut out)?;
+            Ok(0)
+        }
+        SigCommand::Check { paths } => {
+            // Check the given packs on their own: conflicts with the embedded
+            // pack are reported by `list`/`read`, which load both.
+            let ok = cli::check(false, &paths, &mut out)?;
+            Ok(if ok { 0 } else { EXIT_FATAL })
+        }
+        SigCommand::Export { format, sigs } => {
+            let set = load_signatures(&sigs)?;
+            cli::export(&set, format, &mut out)?;
+            Ok(0)
+        }
+    }
 }

@@ -5,7 +5,7 @@
 
 pub mod file;
 
-pub use file::{CaptureError, FileSource};
+pub use file::{CaptureError, Damage, FileSource, Format};
 
 /// A link type number as in the pcap/pcapng headers (LINKTYPE_*).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
@@ -34,9 +34,27 @@ pub struct RawPacket<'a> {
     pub orig_len: u32,
 }
 
+/// How far a source has got, for a progress bar.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Progress {
+    /// Bytes of input consumed so far (for a gzip file: compressed bytes
+    /// read from the file, so it is comparable with `total`).
+    pub done: u64,
+    /// Size of the whole input where known (the file size on disk; `None`
+    /// for live capture and for readers of unknown length).
+    pub total: Option<u64>,
+}
+
 /// A source of packets: a capture file, a list of files, or a live interface.
 pub trait Source {
     /// The next packet, `Ok(None)` at a clean end of input. After an error
-    /// the source must not be polled again.
+    /// the source must not be polled again (a [`FileSource`] then returns
+    /// `Ok(None)`).
     fn next_packet(&mut self) -> Result<Option<RawPacket<'_>>, CaptureError>;
+
+    /// Input consumed so far. Sources with no notion of size report zero of
+    /// unknown.
+    fn progress(&self) -> Progress {
+        Progress::default()
+    }
 }

@@ -1,2 +1,36 @@
-//! I/O out: JSON lines (ECS), inventory files, the human summary.
-//! TODO(helper): implement.
+//! I/O out: ECS JSON lines, inventory files, the human summary.
+//!
+//! Every string that reaches an output went through the one name escaping
+//! in [`escape`]; each format adds its own quoting on top. The schema of
+//! everything written here is docs/SCHEMA.md, version
+//! [`json::SCHEMA_VERSION`].
+
+pub mod escape;
+pub mod inventory_file;
+pub mod json;
+pub mod sink;
+pub mod summary;
+pub mod time;
+
+use std::path::PathBuf;
+
+pub use inventory_file::{InventoryFormat, write_inventory_file};
+pub use sink::{EventSink, Filter, JsonLinesSink};
+pub use summary::{Totals, write_summary};
+
+/// Errors at the output edge; each names the file and what to do.
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    #[error("cannot create output file {}: {source} (check the directory exists and is writable)", path.display())]
+    Create {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    #[error("cannot write output file {}: {source} (check free disk space)", path.display())]
+    Write {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    #[error("inventory file {}: unknown format; name it *.json or *.csv", path.display())]
+    UnknownInventoryFormat { path: PathBuf },
+}

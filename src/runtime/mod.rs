@@ -1,1 +1,455 @@
 //! Threads, queues, the worker loop and shutdown.
+//!
+//! ```text
+//! reader ──batches (by symmetric flow hash)──▶ worker 0..N ──events──▶ output
+//!    ▲                                            │
+//!    └──────────── recycled batch buffers ────────┘
+//! ```
+//!
+//! The reader (the calling thread) copies packets into per-worker batches
+//! and sends them over bounded `crossbeam` channels; a full channel blocks
+//! the reader (offline mode never drops). Packets are grouped in *rounds*:
+//! every batch of a round carries the round number and how many batches the
+//! round has, and the output thread writes a round only when all of its
+//! batches are back, ordering its events by packet number. So the output is
+//! identical whatever the number of workers.
+
+pub mod worker;
+
+use std::collections::BTreeMap;
+use std::io::IsTerminal;
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::thread;
+use std::time::{Duration, Instant};
+
+use crossbeam_channel::{Receiver, Sender, bounded};
+
+use crate::capture::{CaptureError, FileSource, LinkType, RawPacket, Source};
+use crate::config::limits;
+use crate::decode::{self, L4};
+use crate::event::Event;
+use crate::flow::{FlowKey, PROTO_TCP, PROTO_UDP};
+use crate::inventory::Inventory;
+use crate::output::sink::EventSink;
+use crate::signatures::SignatureSet;
+use crate::stats::WorkerStats;
+
+pub use worker::{PacketIn, Worker, WorkerConfig};
+
+/// How the pipeline runs.
+#[derive(Clone, Debug)]
+pub struct RuntimeConfig {
+    /// Worker threads (at least 1).
+    pub workers: usize,
+    pub worker: WorkerConfig,
+    /// Show a progress bar on stderr (only when stderr is a terminal).
+    pub progress: bool,
+}
+
+impl Default for RuntimeConfig {
+    fn default() -> Self {
+        RuntimeConfig {
+            workers: default_workers(),
+            worker: WorkerConfig::default(),
+            progress: true,
+        }
+    }
+}
+
+/// Number of cores minus one (the reader and output share the last), at
+/// least 1.
+pub fn default_workers() -> usize {
+    thread::available_parallelism()
+        .map(|n| n.get().saturating_sub(1))
+        .unwrap_or(1)
+        .max(1)
+}
+
+/// Per-file outcome of an offline run.
+#[derive(Debug)]
+pub struct FileReport {
+    pub path: PathBuf,
+    pub packets: u64,
+    pub bytes: u64,
+    /// Set when the file could not be read to its end.
+    pub error: Option<CaptureError>,
+}
+
+/// Per-batch processing time, from the workers' histograms.
+#[derive(Clone, Debug, Default)]
+pub struct Latency {
+    pub batches: u64,
+    pub p50_ns: u64,
+    pub p99_ns: u64,
+    pub max_ns: u64,
+}
+
+/// Everything an offline run produced besides the sinks' output.
+#[derive(Debug)]
+pub struct RunReport {
+    pub files: Vec<FileReport>,
+    pub stats: WorkerStats,
+    pub inventory: Inventory,
+    pub elapsed: Duration,
+    pub batch_latency: Latency,
+    pub workers: usize,
+    /// Events written by the output stage, and sink write errors.
+    pub events_out: u64,
+    pub sink_errors: Vec<String>,
+}
+
+impl RunReport {
+    /// True when some input could not be read to its end.
+    pub fn input_failed(&self) -> bool {
+        self.files.iter().any(|f| f.error.is_some())
+    }
+}
+
+/// One packet's place in a batch's byte arena.
+#[derive(Clone, Copy, Debug)]
+struct PktRef {
+    off: usize,
+    len: usize,
+    ts_ns: u64,
+    linktype: LinkType,
+    packet_no: u64,
+}
+
+/// Packets for one worker, copied into one arena; recycled.
+#[derive(Debug, Default)]
+struct Batch {
+    data: Vec<u8>,
+    pkts: Vec<PktRef>,
+    round: u64,
+    parts: u32,
+}
+
+impl Batch {
+    fn push(&mut self, p: &RawPacket<'_>, packet_no: u64) {
+        self.pkts.push(PktRef {
+            off: self.data.len(),
+            len: p.data.len(),
+            ts_ns: p.ts_ns,
+            linktype: p.linktype,
+            packet_no,
+        });
+        self.data.extend_from_slice(p.data);
+    }
+    fn clear(&mut self) {
+        self.data.clear();
+        self.pkts.clear();
+    }
+}
+
+/// A worker's result for one batch.
+struct Done {
+    round: u64,
+    parts: u32,
+    events: Vec<Event>,
+}
+
+/// Which worker a packet goes to: a symmetric hash of its innermost 5-tuple,
+/// so both directions of a flow (whatever their VLAN tags) meet in one
+/// worker. Undecodable frames go to worker 0.
+pub fn dispatch(p: &RawPacket<'_>, workers: usize) -> usize {
+    if workers <= 1 {
+        return 0;
+    }
+    match decode::decode(p.linktype, p.data) {
+        Ok(d) => {
+            let proto = match d.l4 {
+                L4::Tcp(_) => PROTO_TCP,
+                L4::Udp => PROTO_UDP,
+            };
+            let (k, _) = FlowKey::new(proto, d.src_ip, d.src_port, d.dst_ip, d.dst_port);
+            (k.dispatch_hash() % workers as u64) as usize
+        }
+        Err(_) => 0,
+    }
+}
+
+/// Run the whole pipeline over capture files, in order, feeding `sinks` and
+/// the inventory. A damaged file stops being read at the damage (every
+/// packet before it is processed) and the run goes on with the next file.
+pub fn run_offline(
+    paths: &[PathBuf],
+    sigs: Arc<SignatureSet>,
+    cfg: &RuntimeConfig,
+    sinks: Vec<Box<dyn EventSink + Send>>,
+) -> RunReport {
+    let started = Instant::now();
+    let n = cfg.workers.max(1);
+    let (ret_tx, ret_rx) = bounded::<Batch>(n * (limits::WORKER_QUEUE_BATCHES + 2));
+    let (out_tx, out_rx) = bounded::<Done>(n * limits::WORKER_QUEUE_BATCHES);
+    let mut work_txs = Vec::with_capacity(n);
+    let mut handles = Vec::with_capacity(n);
+    for _ in 0..n {
+        let (tx, rx) = bounded::<Batch>(limits::WORKER_QUEUE_BATCHES);
+        work_txs.push(tx);
+        let sigs = Arc::clone(&sigs);
+        let (out_tx, ret_tx) = (out_tx.clone(), ret_tx.clone());
+        let wcfg = cfg.worker;
+        handles.push(thread::spawn(move || worker_loop(sigs, wcfg, rx, out_tx, ret_tx)));
+    }
+    drop(out_tx);
+    drop(ret_tx);
+    let output = thread::spawn(move || output_loop(out_rx, sinks));
+
+    let mut reader = Reader {
+        n,
+        staging: (0..n).map(|_| Batch::default()).collect(),
+        in_round: 0,
+        round: 0,
+        packet_no: 0,
+        work_txs,
+        ret_rx,
+    };
+    let progress = make_progress(cfg.progress, paths);
+    let mut files = Vec::with_capacity(paths.len());
+    for path in paths {
+        files.push(reader.read_file(path, progress.as_ref()));
+    }
+    reader.flush_round();
+    drop(reader);
+    if let Some(pb) = progress {
+        pb.finish_and_clear();
+    }
+
+    let mut stats = WorkerStats::default();
+    let mut hist = new_histogram();
+    for h in handles {
+        if let Ok((s, wh)) = h.join() {
+            stats.merge(&s);
+            let _ = hist.add(&wh);
+        }
+    }
+    let (inventory, events_out, sink_errors) = output
+        .join()
+        .unwrap_or_else(|_| (Inventory::new(), 0, vec!["output thread panicked".into()]));
+    RunReport {
+        files,
+        stats,
+        inventory,
+        elapsed: started.elapsed(),
+        batch_latency: Latency {
+            batches: hist.len(),
+            p50_ns: hist.value_at_quantile(0.5),
+            p99_ns: hist.value_at_quantile(0.99),
+            max_ns: hist.max(),
+        },
+        workers: n,
+        events_out,
+        sink_errors,
+    }
+}
+
+fn new_histogram() -> hdrhistogram::Histogram<u64> {
+    // 1 ns .. 1 h at 3 significant digits; `saturating_record` never fails.
+    hdrhistogram::Histogram::new_with_bounds(1, 3_600_000_000_000, 3)
+        .unwrap_or_else(|_| hdrhistogram::Histogram::new(3).unwrap_or_else(|_| unreachable_hist()))
+}
+
+#[cold]
+fn unreachable_hist() -> hdrhistogram::Histogram<u64> {
+    // 3 significant digits is always a valid precision.
+    hdrhistogram::Histogram::new(2).unwrap_or_else(|_| std::process::abort())
+}
+
+fn make_progress(enabled: bool, paths: &[PathBuf]) -> Option<indicatif::ProgressBar> {
+    if !enabled || !std::io::stderr().is_terminal() {
+        return None;
+    }
+    let total: u64 = paths
+        .iter()
+        .filter_map(|p| std::fs::metadata(p).ok())
+        .map(|m| m.len())
+        .sum();
+    let pb = indicatif::ProgressBar::new(total);
+    if let Ok(style) = indicatif::ProgressStyle::with_template(
+        "{spinner} {bytes}/{total_bytes} [{bar:30}] {bytes_per_sec} eta {eta} {msg}",
+    ) {
+        pb.set_style(style.progress_chars("=> "));
+    }
+    Some(pb)
+}
+
+struct Reader {
+    n: usize,
+    staging: Vec<Batch>,
+    in_round: usize,
+    round: u64,
+    packet_no: u64,
+    work_txs: Vec<Sender<Batch>>,
+    ret_rx: Receiver<Batch>,
+}
+
+impl Reader {
+    fn read_file(&mut self, path: &PathBuf, pb: Option<&indicatif::ProgressBar>) -> FileReport {
+        let mut report = FileReport {
+            path: path.clone(),
+            packets: 0,
+            bytes: 0,
+            error: None,
+        };
+        let base = pb.map(|p| p.position()).unwrap_or(0);
+        let mut src = match FileSource::open(path) {
+            Ok(s) => s,
+            Err(e) => {
+                report.error = Some(e);
+                return report;
+            }
+        };
+        loop {
+            match src.next_packet() {
+                Ok(Some(p)) => {
+                    self.packet_no += 1;
+                    report.packets += 1;
+                    report.bytes += p.data.len() as u64;
+                    let w = dispatch(&p, self.n);
+                    let packet_no = self.packet_no;
+                    if let Some(b) = self.staging.get_mut(w) {
+                        b.push(&p, packet_no);
+                    }
+                    self.in_round += 1;
+                    if self.in_round >= limits::BATCH_PACKETS * self.n {
+                        self.flush_round();
+                        if let Some(pb) = pb {
+                            pb.set_position(base + src.progress().done);
+                        }
+                    }
+                }
+                Ok(None) => break,
+                Err(e) => {
+                    report.error = Some(e);
+                    break;
+                }
+            }
+        }
+        if let Some(pb) = pb {
+            pb.set_position(base + src.progress().done);
+        }
+        report
+    }
+
+    /// Send every non-empty staging batch of the current round.
+    fn flush_round(&mut self) {
+        let parts = self.staging.iter().filter(|b| !b.pkts.is_empty()).count() as u32;
+        if parts == 0 {
+            return;
+        }
+        for w in 0..self.n {
+            if self.staging[w].pkts.is_empty() {
+                continue;
+            }
+            let mut fresh = self.ret_rx.try_recv().unwrap_or_default();
+            fresh.clear();
+            let mut b = std::mem::replace(&mut self.staging[w], fresh);
+            b.round = self.round;
+            b.parts = parts;
+            // A send fails only if the worker died; its packets are then
+            // lost, which the packet counters show.
+            let _ = self.work_txs[w].send(b);
+        }
+        self.round += 1;
+        self.in_round = 0;
+    }
+}
+
+fn worker_loop(
+    sigs: Arc<SignatureSet>,
+    cfg: WorkerConfig,
+    rx: Receiver<Batch>,
+    out: Sender<Done>,
+    ret: Sender<Batch>,
+) -> (WorkerStats, hdrhistogram::Histogram<u64>) {
+    let mut w = Worker::new(sigs, cfg);
+    let mut hist = new_histogram();
+    for batch in rx {
+        let t0 = Instant::now();
+        let mut events = Vec::new();
+        for r in &batch.pkts {
+            let data = batch.data.get(r.off..r.off + r.len).unwrap_or(&[]);
+            let p = PacketIn {
+                ts_ns: r.ts_ns,
+                packet_no: r.packet_no,
+                linktype: r.linktype,
+                data,
+            };
+            w.process(&p, &mut events);
+        }
+        hist.saturating_record(t0.elapsed().as_nanos().min(u128::from(u64::MAX)) as u64);
+        let _ = out.send(Done {
+            round: batch.round,
+            parts: batch.parts,
+            events,
+        });
+        let _ = ret.try_send(batch);
+    }
+    w.finish();
+    (w.stats, hist)
+}
+
+type OutputResult = (Inventory, u64, Vec<String>);
+
+fn output_loop(rx: Receiver<Done>, mut sinks: Vec<Box<dyn EventSink + Send>>) -> OutputResult {
+    let mut inventory = Inventory::new();
+    // round -> (parts received, parts expected, their events)
+    let mut pending: BTreeMap<u64, (u32, u32, Vec<Vec<Event>>)> = BTreeMap::new();
+    let mut next_round = 0u64;
+    let mut written = 0u64;
+    let mut errors: Vec<String> = Vec::new();
+    let mut emit = |events: Vec<Vec<Event>>,
+                    inventory: &mut Inventory,
+                    sinks: &mut Vec<Box<dyn EventSink + Send>>| {
+        let mut all: Vec<Event> = events.into_iter().flatten().collect();
+        all.sort_by_key(|e| match e {
+            Event::Name(n) => n.packet,
+            Event::DnsAnswer(a) => a.packet,
+        });
+        for ev in &all {
+            if let Event::Name(n) = ev {
+                if n.rule.is_some() {
+                    inventory.observe(n);
+                }
+            }
+            for s in sinks.iter_mut() {
+                if let Err(e) = s.event(ev) {
+                    if errors.len() < 16 {
+                        errors.push(e.to_string());
+                    }
+                }
+            }
+            written += 1;
+        }
+    };
+    for d in rx {
+        let e = pending
+            .entry(d.round)
+            .or_insert_with(|| (0, d.parts, Vec::new()));
+        e.0 += 1;
+        e.2.push(d.events);
+        // Write every complete round in order; a round is complete when
+        // as many parts arrived as its batches said it has.
+        while pending
+            .get(&next_round)
+            .is_some_and(|(got, parts, _)| got >= parts)
+        {
+            if let Some((_, _, evs)) = pending.remove(&next_round) {
+                emit(evs, &mut inventory, &mut sinks);
+            }
+            next_round += 1;
+        }
+    }
+    // Input ended: whatever is left (only possible if a worker died) is
+    // written in round order.
+    for (_, (_, _, evs)) in std::mem::take(&mut pending) {
+        emit(evs, &mut inventory, &mut sinks);
+    }
+    for s in sinks.iter_mut() {
+        if let Err(e) = s.flush() {
+            errors.push(e.to_string());
+        }
+    }
+    (inventory, written, errors)
+}

@@ -1,7 +1,43 @@
 //! Signature packs: loading, checking, compiling to a matcher, and matching
-//! names. TODO(helper): implement.
+//! names (and, weaker evidence, IP prefixes and ports).
+//!
+//! A pack is a TOML file (format in signatures/README.md); the Kaspersky
+//! pack is embedded in the binary. [`SignatureSet::load`] reads packs,
+//! validates every rule (errors carry `file:line`), rejects conflicts
+//! between packs, and compiles the read-only [`SignatureSet`] that workers
+//! share behind an `Arc`. Pattern semantics are in [`pattern`], the matcher
+//! and its cost in [`matcher`].
 
+pub mod cli;
+pub mod error;
+pub mod indicator;
+mod matcher;
+mod pack;
+pub mod pattern;
+pub mod reference;
+
+use std::collections::HashMap as StdHashMap;
+use std::net::IpAddr;
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
+
+pub use error::{LoadErrors, Location, PackError};
+pub use indicator::{IpIndicator, IpPrefix, IpRule, PortRule};
+pub use matcher::MatchSkip;
+pub use pack::{PACK_FORMAT, PackInfo};
+pub use pattern::{Pattern, PatternError, PatternKind, Specificity};
+
+use crate::config::limits::{PACK_MAX_FILE_BYTES, SIGNATURES_MAX_RULES};
+use crate::event::Transport;
+use indicator::PrefixIndex;
+use matcher::Matcher;
+use pack::{Located, LocatedRule, ParsedPack};
+
+/// The Kaspersky pack, embedded so the sensor works with no files at all.
+pub const BUILTIN_PACK: &str = include_str!("../../signatures/kaspersky.toml");
+
+/// The name the embedded pack has in error locations.
+pub const BUILTIN_PACK_NAME: &str = "<builtin>/kaspersky.toml";
 
 /// How sure a match makes us that a product is installed.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, serde::Serialize, serde::Deserialize)]
@@ -24,12 +60,13 @@ impl Confidence {
     }
 }
 
-/// One compiled signature.
+/// One compiled domain signature.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Rule {
-    /// Stable id, e.g. `kaspersky-0001`.
+    /// Stable id, e.g. `kaspersky-dns-0001`.
     pub id: String,
-    /// The pattern as written in the pack, e.g. `*.upd.kaspersky.com`.
+    /// The pattern in normal form (lowercase, no trailing dot), e.g.
+    /// `*.upd.kaspersky.com`.
     pub pattern: String,
     /// Vendor (ruleset), e.g. `kaspersky`.
     pub vendor: String,
@@ -40,20 +77,304 @@ pub struct Rule {
     pub note: String,
 }
 
+impl Rule {
+    /// The pattern's shape, read from its text (`*.` prefix: suffix; another
+    /// `*`: in-label; else exact).
+    pub fn kind(&self) -> PatternKind {
+        if self.pattern.starts_with("*.") {
+            PatternKind::Suffix
+        } else if self.pattern.contains('*') {
+            PatternKind::InLabel
+        } else {
+            PatternKind::Exact
+        }
+    }
+}
+
 /// A compiled, read-only set of signatures shared by all workers.
 #[derive(Debug, Default)]
 pub struct SignatureSet {
     rules: Vec<Arc<Rule>>,
+    ip_rules: Vec<IpRule>,
+    port_rules: Vec<PortRule>,
+    packs: Vec<PackInfo>,
+    matcher: Matcher,
+    prefixes: PrefixIndex,
 }
 
 impl SignatureSet {
     /// The most specific rule matching `name` (case-insensitive, trailing dot
-    /// ignored). Never allocates.
-    pub fn match_name(&self, _name: &[u8]) -> Option<&Arc<Rule>> {
-        None
+    /// ignored). Never allocates. Names longer than
+    /// [`crate::config::limits::MATCH_MAX_NAME_LEN`] match nothing; use
+    /// [`SignatureSet::match_name_checked`] to count them.
+    #[inline]
+    pub fn match_name(&self, name: &[u8]) -> Option<&Arc<Rule>> {
+        self.match_name_checked(name).ok().flatten()
     }
 
+    /// As [`SignatureSet::match_name`], but says when a name was skipped
+    /// rather than looked up (count it under [`MatchSkip::label`]).
+    pub fn match_name_checked(&self, name: &[u8]) -> Result<Option<&Arc<Rule>>, MatchSkip> {
+        Ok(self.matcher.find(name)?.and_then(|i| self.rules.get(i)))
+    }
+
+    /// The `[[ip]]` rule with the longest prefix containing `ip` (an
+    /// IPv4-mapped IPv6 address counts as IPv4). ASN rules are not matched.
+    pub fn match_ip(&self, ip: IpAddr) -> Option<&IpRule> {
+        self.prefixes.lookup(ip).and_then(|i| self.ip_rules.get(i))
+    }
+
+    /// Every `[[port]]` rule covering `port` on `transport`, in load order.
+    pub fn match_port(&self, transport: Transport, port: u16) -> impl Iterator<Item = &PortRule> {
+        self.port_rules
+            .iter()
+            .filter(move |r| r.contains(transport, port))
+    }
+
+    /// Domain rules in load order (packs in load order, rules in file order).
     pub fn rules(&self) -> &[Arc<Rule>] {
         &self.rules
     }
+
+    pub fn ip_rules(&self) -> &[IpRule] {
+        &self.ip_rules
+    }
+
+    pub fn port_rules(&self) -> &[PortRule] {
+        &self.port_rules
+    }
+
+    /// The packs the set was built from, in load order.
+    pub fn packs(&self) -> &[PackInfo] {
+        &self.packs
+    }
+
+    /// Domain + ip + port rules.
+    pub fn len(&self) -> usize {
+        self.rules.len() + self.ip_rules.len() + self.port_rules.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// The embedded Kaspersky pack alone.
+    pub fn builtin() -> Result<SignatureSet, LoadErrors> {
+        SignatureSet::load(true, &[])
+    }
+
+    /// Load the embedded pack (when `default`) and then each path in order:
+    /// a file is one pack, a directory contributes its `*.toml` files sorted
+    /// by name (not recursive). All errors of all files are collected; the
+    /// set is built only when there are none. The same pattern, id or
+    /// indicator in two places (same pack or not) is an error naming both.
+    pub fn load(default: bool, extra: &[PathBuf]) -> Result<SignatureSet, LoadErrors> {
+        let mut errors = Vec::new();
+        let mut parsed = Vec::new();
+        if default {
+            parsed.extend(pack::parse_pack(BUILTIN_PACK_NAME, BUILTIN_PACK, &mut errors));
+        }
+        for path in extra {
+            for (name, text) in read_packs(path, &mut errors) {
+                parsed.extend(pack::parse_pack(&name, &text, &mut errors));
+            }
+        }
+        let set = compile(parsed, &mut errors);
+        if errors.is_empty() {
+            Ok(set)
+        } else {
+            Err(LoadErrors(errors))
+        }
+    }
+
+    /// Build a set from pack texts already in memory (`(name, text)` pairs,
+    /// in order). For tests, fuzzing and embedding.
+    pub fn from_sources(sources: &[(&str, &str)]) -> Result<SignatureSet, LoadErrors> {
+        let mut errors = Vec::new();
+        let parsed = sources
+            .iter()
+            .filter_map(|(name, text)| pack::parse_pack(name, text, &mut errors))
+            .collect();
+        let set = compile(parsed, &mut errors);
+        if errors.is_empty() {
+            Ok(set)
+        } else {
+            Err(LoadErrors(errors))
+        }
+    }
+}
+
+/// The pack files behind one user-given path, read (bounded by
+/// `PACK_MAX_FILE_BYTES`) with the name used in locations.
+fn read_packs(path: &Path, errors: &mut Vec<PackError>) -> Vec<(String, String)> {
+    let shown = path.display().to_string();
+    let meta = match std::fs::metadata(path) {
+        Ok(m) => m,
+        Err(source) => {
+            errors.push(PackError::Read {
+                path: shown,
+                source,
+            });
+            return Vec::new();
+        }
+    };
+    let files = if meta.is_dir() {
+        let entries = match std::fs::read_dir(path) {
+            Ok(e) => e,
+            Err(source) => {
+                errors.push(PackError::Read {
+                    path: shown,
+                    source,
+                });
+                return Vec::new();
+            }
+        };
+        let mut files: Vec<PathBuf> = Vec::new();
+        for entry in entries {
+            match entry {
+                Ok(e) => {
+                    let p = e.path();
+                    if p.extension().is_some_and(|x| x == "toml") && p.is_file() {
+                        files.push(p);
+                    }
+                }
+                Err(source) => errors.push(PackError::Read {
+                    path: shown.clone(),
+                    source,
+                }),
+            }
+        }
+        files.sort();
+        if files.is_empty() {
+            errors.push(PackError::EmptyDirectory { path: shown });
+        }
+        files
+    } else {
+        vec![path.to_path_buf()]
+    };
+    let mut out = Vec::with_capacity(files.len());
+    for f in files {
+        let name = f.display().to_string();
+        match std::fs::metadata(&f) {
+            Ok(m) if m.len() > PACK_MAX_FILE_BYTES => {
+                errors.push(PackError::TooLarge {
+                    path: name,
+                    size: m.len(),
+                    limit: PACK_MAX_FILE_BYTES,
+                });
+                continue;
+            }
+            Ok(_) => {}
+            Err(source) => {
+                errors.push(PackError::Read { path: name, source });
+                continue;
+            }
+        }
+        match std::fs::read_to_string(&f) {
+            Ok(text) => out.push((name, text)),
+            Err(source) => errors.push(PackError::Read { path: name, source }),
+        }
+    }
+    out
+}
+
+/// Cross-pack checks (ids, patterns, indicators unique; rule count) and
+/// matcher construction. Rules in conflict are left out and reported.
+fn compile(parsed: Vec<ParsedPack>, errors: &mut Vec<PackError>) -> SignatureSet {
+    let mut ids: StdHashMap<String, Location> = StdHashMap::new();
+    let mut patterns: StdHashMap<String, Location> = StdHashMap::new();
+    let mut ip_values: StdHashMap<IpIndicator, Location> = StdHashMap::new();
+    let mut port_values: StdHashMap<(Transport, u16, u16), Location> = StdHashMap::new();
+
+    let mut set = SignatureSet::default();
+    let mut compiled: Vec<Pattern> = Vec::new();
+    let mut total = 0usize;
+    let mut too_many_reported = false;
+
+    let mut claim_id = |id: &str, at: &Location, errors: &mut Vec<PackError>| -> bool {
+        if let Some(first) = ids.get(id) {
+            errors.push(PackError::DuplicateId {
+                at: at.clone(),
+                id: id.to_string(),
+                first: first.clone(),
+            });
+            false
+        } else {
+            ids.insert(id.to_string(), at.clone());
+            true
+        }
+    };
+    let mut count = |at: &Location, errors: &mut Vec<PackError>| -> bool {
+        total += 1;
+        if total > SIGNATURES_MAX_RULES {
+            if !too_many_reported {
+                too_many_reported = true;
+                errors.push(PackError::TooManyRules {
+                    at: at.clone(),
+                    limit: SIGNATURES_MAX_RULES,
+                });
+            }
+            false
+        } else {
+            true
+        }
+    };
+
+    for p in parsed {
+        set.packs.push(p.info);
+        for LocatedRule { rule, pattern, at } in p.domains {
+            if !count(&at, errors) || !claim_id(&rule.id, &at, errors) {
+                continue;
+            }
+            if let Some(first) = patterns.get(pattern.as_str()) {
+                errors.push(PackError::DuplicatePattern {
+                    at,
+                    pattern: pattern.as_str().to_string(),
+                    first: first.clone(),
+                });
+                continue;
+            }
+            patterns.insert(pattern.as_str().to_string(), at);
+            compiled.push(pattern);
+            set.rules.push(Arc::new(rule));
+        }
+        for Located { rule, at } in p.ips {
+            if !count(&at, errors) || !claim_id(&rule.id, &at, errors) {
+                continue;
+            }
+            if let Some(first) = ip_values.get(&rule.indicator) {
+                errors.push(PackError::DuplicateIndicator {
+                    at,
+                    table: "ip",
+                    value: rule.value.clone(),
+                    first: first.clone(),
+                });
+                continue;
+            }
+            ip_values.insert(rule.indicator, at);
+            set.ip_rules.push(rule);
+        }
+        for Located { rule, at } in p.ports {
+            if !count(&at, errors) || !claim_id(&rule.id, &at, errors) {
+                continue;
+            }
+            let key = (rule.transport, rule.first, rule.last);
+            if let Some(first) = port_values.get(&key) {
+                errors.push(PackError::DuplicateIndicator {
+                    at,
+                    table: "port",
+                    value: format!("{}/{}", rule.transport.as_str(), rule.value()),
+                    first: first.clone(),
+                });
+                continue;
+            }
+            port_values.insert(key, at);
+            set.port_rules.push(rule);
+        }
+    }
+
+    let id_list: Vec<&str> = set.rules.iter().map(|r| r.id.as_str()).collect();
+    set.matcher = Matcher::build(&compiled, &id_list);
+    set.prefixes = PrefixIndex::build(&set.ip_rules);
+    set
 }

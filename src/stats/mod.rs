@@ -24,3 +24,117 @@ impl Counter {
 /// A snapshot of every counter, in stable order: `(stage, name, value)`.
 /// Names are snake_case and double as metric and JSON keys.
 pub type Snapshot = Vec<(&'static str, String, u64)>;
+
+use std::collections::BTreeMap;
+
+use crate::flow::FlowStats;
+
+/// Counters one worker keeps for itself (no sharing on the hot path) and
+/// publishes per batch. Labelled maps only allocate the first time a label
+/// is seen.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct WorkerStats {
+    /// Frames handed to the worker and their captured bytes.
+    pub packets: u64,
+    pub bytes: u64,
+    /// Frames decoded down to UDP or TCP.
+    pub decoded: u64,
+    /// Frames not decoded, by reason (`decode::DecodeError::label`).
+    pub decode_errors: BTreeMap<&'static str, u64>,
+    /// UDP payloads on a DNS port handed to the DNS parser.
+    pub dns_messages: u64,
+    /// DNS messages that were not (fully) parsed, by reason.
+    pub dns_errors: BTreeMap<&'static str, u64>,
+    pub dns_queries: u64,
+    pub dns_answers: u64,
+    /// Complete ClientHellos seen, and those without a server_name.
+    pub tls_hellos: u64,
+    pub tls_hellos_without_sni: u64,
+    pub tls_hellos_ech: u64,
+    /// Streams that started like a TLS handshake but were not a valid
+    /// hello, by reason.
+    pub tls_malformed: BTreeMap<&'static str, u64>,
+    /// HTTP request heads seen, and those without a host.
+    pub http_requests: u64,
+    pub http_requests_without_host: u64,
+    /// Names extracted, by protocol (dns, tls, http, quic).
+    pub names: BTreeMap<&'static str, u64>,
+    /// Names that matched a signature.
+    pub alerts: u64,
+    /// Names too long to be matched (`limits::MATCH_MAX_NAME_LEN`).
+    pub names_too_long: u64,
+    pub flow: FlowStats,
+    /// Flows tracked at the last update (gauge).
+    pub flows_active: u64,
+}
+
+impl WorkerStats {
+    pub fn merge(&mut self, o: &WorkerStats) {
+        self.packets += o.packets;
+        self.bytes += o.bytes;
+        self.decoded += o.decoded;
+        merge_map(&mut self.decode_errors, &o.decode_errors);
+        self.dns_messages += o.dns_messages;
+        merge_map(&mut self.dns_errors, &o.dns_errors);
+        self.dns_queries += o.dns_queries;
+        self.dns_answers += o.dns_answers;
+        self.tls_hellos += o.tls_hellos;
+        self.tls_hellos_without_sni += o.tls_hellos_without_sni;
+        self.tls_hellos_ech += o.tls_hellos_ech;
+        merge_map(&mut self.tls_malformed, &o.tls_malformed);
+        self.http_requests += o.http_requests;
+        self.http_requests_without_host += o.http_requests_without_host;
+        merge_map(&mut self.names, &o.names);
+        self.alerts += o.alerts;
+        self.names_too_long += o.names_too_long;
+        self.flow.merge(&o.flow);
+        self.flows_active += o.flows_active;
+    }
+
+    /// Bump a labelled counter.
+    #[inline]
+    pub fn bump(map: &mut BTreeMap<&'static str, u64>, label: &'static str) {
+        *map.entry(label).or_insert(0) += 1;
+    }
+
+    /// Every counter as JSON (stable key order).
+    pub fn to_json(&self) -> serde_json::Value {
+        let mut flow = serde_json::Map::new();
+        for (k, v) in self.flow.pairs() {
+            flow.insert(k.to_string(), v.into());
+        }
+        flow.insert("flows_active".into(), self.flows_active.into());
+        serde_json::json!({
+            "decode": {
+                "packets": self.packets,
+                "bytes": self.bytes,
+                "decoded": self.decoded,
+                "not_decoded": self.decode_errors,
+            },
+            "flow": flow,
+            "extract": {
+                "dns_messages": self.dns_messages,
+                "dns_errors": self.dns_errors,
+                "dns_queries": self.dns_queries,
+                "dns_answers": self.dns_answers,
+                "tls_hellos": self.tls_hellos,
+                "tls_hellos_without_sni": self.tls_hellos_without_sni,
+                "tls_hellos_ech": self.tls_hellos_ech,
+                "tls_malformed": self.tls_malformed,
+                "http_requests": self.http_requests,
+                "http_requests_without_host": self.http_requests_without_host,
+                "names": self.names,
+            },
+            "match": {
+                "alerts": self.alerts,
+                "names_too_long": self.names_too_long,
+            },
+        })
+    }
+}
+
+fn merge_map(into: &mut BTreeMap<&'static str, u64>, from: &BTreeMap<&'static str, u64>) {
+    for (k, v) in from {
+        *into.entry(k).or_insert(0) += v;
+    }
+}

@@ -1,0 +1,269 @@
+//! The worker: decode → flow → extract → match for one packet at a time.
+//! Pure: no I/O, no clocks, no shared mutable state. The same code runs
+//! offline and live.
+
+use std::sync::Arc;
+
+use crate::capture::LinkType;
+use crate::config::limits;
+use crate::decode::{self, Decoded, L4};
+use crate::event::{
+    DnsAnswerEvent, Endpoints, Event, NameDetail, NameEvent, Protocol, Transport, TsNs,
+};
+use crate::extract::dns::{self, DnsItem, DnsScratch};
+use crate::extract::http::{self, HttpScan};
+use crate::extract::tls::{self, HelloScan};
+use crate::flow::{App, FlowKey, FlowTable, PROTO_TCP, StreamEvent};
+use crate::signatures::SignatureSet;
+use crate::stats::WorkerStats;
+
+/// UDP ports whose payload is parsed as DNS: DNS (RFC 1035), mDNS
+/// (RFC 6762) and LLMNR (RFC 4795) share the message format.
+pub const DNS_PORTS: [u16; 3] = [53, 5353, 5355];
+
+/// What the worker reports besides alerts.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct WorkerConfig {
+    /// Emit every extracted name, not only those that match (`--names`).
+    pub emit_names: bool,
+    /// Emit every DNS answer record, not only those of vendor names.
+    pub emit_all_answers: bool,
+}
+
+/// One packet as handed to a worker.
+#[derive(Clone, Copy, Debug)]
+pub struct PacketIn<'a> {
+    pub ts_ns: TsNs,
+    /// Global packet number, 1-based across all inputs.
+    pub packet_no: u64,
+    pub linktype: LinkType,
+    pub data: &'a [u8],
+}
+
+/// Per-worker state: the flow table, scratch buffers and counters.
+pub struct Worker {
+    sigs: Arc<SignatureSet>,
+    flows: FlowTable,
+    dns: DnsScratch,
+    tls_scratch: Vec<u8>,
+    cfg: WorkerConfig,
+    pub stats: WorkerStats,
+}
+
+/// Everything a name emission needs besides the name (split borrows).
+struct Emit<'w> {
+    sigs: &'w SignatureSet,
+    cfg: WorkerConfig,
+    stats: &'w mut WorkerStats,
+    out: &'w mut Vec<Event>,
+    ts: TsNs,
+    packet: u64,
+    endpoints: Endpoints,
+}
+
+impl Emit<'_> {
+    fn name(&mut self, protocol: Protocol, name: &[u8], detail: NameDetail) {
+        WorkerStats::bump(&mut self.stats.names, protocol.as_str());
+        if name.len() > limits::MATCH_MAX_NAME_LEN {
+            self.stats.names_too_long += 1;
+        }
+        let rule = self.sigs.match_name(name);
+        if rule.is_some() {
+            self.stats.alerts += 1;
+        }
+        if rule.is_some() || self.cfg.emit_names {
+            self.out.push(Event::Name(NameEvent {
+                ts: self.ts,
+                packet: self.packet,
+                protocol,
+                endpoints: self.endpoints,
+                name: name.into(),
+                detail,
+                rule: rule.cloned(),
+            }));
+        }
+    }
+}
+
+impl Worker {
+    pub fn new(sigs: Arc<SignatureSet>, cfg: WorkerConfig) -> Worker {
+        Worker {
+            sigs,
+            flows: FlowTable::default(),
+            dns: DnsScratch::default(),
+            tls_scratch: Vec::new(),
+            cfg,
+            stats: WorkerStats::default(),
+        }
+    }
+
+    /// Swap the signature set (reload). Takes effect from the next packet.
+    pub fn set_signatures(&mut self, sigs: Arc<SignatureSet>) {
+        self.sigs = sigs;
+    }
+
+    /// Process one packet, appending any events to `out`.
+    pub fn process(&mut self, p: &PacketIn<'_>, out: &mut Vec<Event>) {
+        self.stats.packets += 1;
+        self.stats.bytes += p.data.len() as u64;
+        let d = match decode::decode(p.linktype, p.data) {
+            Ok(d) => d,
+            Err(e) => {
+                WorkerStats::bump(&mut self.stats.decode_errors, e.label());
+                return;
+            }
+        };
+        self.stats.decoded += 1;
+        match d.l4 {
+            L4::Udp => {
+                if DNS_PORTS.contains(&d.dst_port) || DNS_PORTS.contains(&d.src_port) {
+                    self.udp_dns(p, &d, out);
+                }
+            }
+            L4::Tcp(t) => self.tcp(p, &d, t.seq, t.flags, out),
+        }
+        self.stats.flows_active = self.flows.len() as u64;
+        self.stats.flow = self.flows.stats.clone();
+    }
+
+    fn endpoints(d: &Decoded<'_>, transport: Transport) -> Endpoints {
+        Endpoints {
+            transport,
+            src_ip: d.src_ip,
+            src_port: d.src_port,
+            dst_ip: d.dst_ip,
+            dst_port: d.dst_port,
+            src_mac: d.src_mac,
+            vlan: d.vlan,
+        }
+    }
+
+    fn udp_dns(&mut self, p: &PacketIn<'_>, d: &Decoded<'_>, out: &mut Vec<Event>) {
+        self.stats.dns_messages += 1;
+        let endpoints = Self::endpoints(d, Transport::Udp);
+        let mut em = Emit {
+            sigs: &self.sigs,
+            cfg: self.cfg,
+            stats: &mut self.stats,
+            out,
+            ts: p.ts_ns,
+            packet: p.packet_no,
+            endpoints,
+        };
+        let res = dns::extract(d.payload, &mut self.dns, &mut |item| match item {
+            DnsItem::Query { name, qtype } => {
+                em.stats.dns_queries += 1;
+                em.name(Protocol::Dns, name, NameDetail::Dns { qtype });
+            }
+            DnsItem::Answer {
+                query,
+                owner,
+                addr,
+                ttl,
+            } => {
+                em.stats.dns_answers += 1;
+                let vendor = em.sigs.match_name(query).is_some()
+                    || em.sigs.match_name(owner).is_some();
+                if vendor || em.cfg.emit_all_answers {
+                    em.out.push(Event::DnsAnswer(DnsAnswerEvent {
+                        ts: em.ts,
+                        packet: em.packet,
+                        endpoints: em.endpoints,
+                        query: query.into(),
+                        owner: owner.into(),
+                        addr,
+                        ttl,
+                    }));
+                }
+            }
+        });
+        if let Err(e) = res {
+            WorkerStats::bump(&mut self.stats.dns_errors, e.label());
+        }
+    }
+
+    fn tcp(&mut self, p: &PacketIn<'_>, d: &Decoded<'_>, seq: u32, flags: u8, out: &mut Vec<Event>) {
+        let (key, dir) = FlowKey::new(PROTO_TCP, d.src_ip, d.src_port, d.dst_ip, d.dst_port);
+        let endpoints = Self::endpoints(d, Transport::Tcp);
+        let tls_scratch = &mut self.tls_scratch;
+        let mut em = Emit {
+            sigs: &self.sigs,
+            cfg: self.cfg,
+            stats: &mut self.stats,
+            out,
+            ts: p.ts_ns,
+            packet: p.packet_no,
+            endpoints,
+        };
+        self.flows.segment(key, dir, p.ts_ns, seq, flags, d.payload, &mut |buf, app| {
+            stream(buf, app, tls_scratch, &mut em)
+        });
+    }
+
+    /// End of input: forget every flow (incomplete prefixes yield nothing).
+    pub fn finish(&mut self) {
+        self.flows.clear();
+        self.stats.flows_active = 0;
+        self.stats.flow = self.flows.stats.clone();
+    }
+}
+
+/// Look at the in-order start of a TCP direction (or, for HTTP, the start of
+/// the next request) and say what the flow stage should do next.
+fn stream(buf: &[u8], app: &mut App, tls_scratch: &mut Vec<u8>, em: &mut Emit<'_>) -> StreamEvent {
+    if *app != App::Http {
+        match tls::scan_client_hello(buf, tls_scratch) {
+            HelloScan::Hello { sni, ech } => {
+                em.stats.tls_hellos += 1;
+                if ech {
+                    em.stats.tls_hellos_ech += 1;
+                }
+                match sni {
+                    Some(name) => em.name(Protocol::Tls, name, NameDetail::Tls { ech }),
+                    None => em.stats.tls_hellos_without_sni += 1,
+                }
+                return StreamEvent::Done;
+            }
+            HelloScan::NeedMore { .. } => {
+                *app = App::Tls;
+                return StreamEvent::Continue;
+            }
+            HelloScan::Malformed(e) => {
+                WorkerStats::bump(&mut em.stats.tls_malformed, e.label());
+                return StreamEvent::Done;
+            }
+            HelloScan::NotTls => {
+                if *app == App::Tls {
+                    return StreamEvent::Done;
+                }
+            }
+        }
+    }
+    match http::scan_request(buf) {
+        HttpScan::Request {
+            method,
+            host,
+            head_len,
+            ..
+        } => {
+            *app = App::Http;
+            em.stats.http_requests += 1;
+            match host {
+                Some(h) => em.name(
+                    Protocol::Http,
+                    h,
+                    NameDetail::Http {
+                        method: method.into(),
+                    },
+                ),
+                None => em.stats.http_requests_without_host += 1,
+            }
+            StreamEvent::Consumed(head_len)
+        }
+        HttpScan::NeedMore => StreamEvent::Continue,
+        // Inside an HTTP connection, bytes that do not start a request are a
+        // body or a pipelined remainder: wait for the next segment start.
+        HttpScan::NotHttp if *app == App::Http => StreamEvent::Skip,
+        _ => StreamEvent::Done,
+    }
+}
