@@ -150,7 +150,14 @@ fn cmd_read(a: ReadArgs) -> Result<u8> {
     for (dest, filter) in [
         (&a.alerts, Filter::ALERTS),
         (&a.names, Filter::BOTH),
-        (&a.dns_answers, Filter { alerts: false, names: false, dns_answers: true }),
+        (
+            &a.dns_answers,
+            Filter {
+                alerts: false,
+                names: false,
+                dns_answers: true,
+            },
+        ),
     ] {
         if let Some(d) = dest {
             stdout_used |= is_stdout(d);
@@ -164,14 +171,20 @@ fn cmd_read(a: ReadArgs) -> Result<u8> {
             bail!("--json prints alerts on stdout, which another output already uses");
         }
         stdout_used = true;
-        sinks.push(Box::new(JsonLinesSink::create(Path::new("-"), Filter::ALERTS)?));
+        sinks.push(Box::new(JsonLinesSink::create(
+            Path::new("-"),
+            Filter::ALERTS,
+        )?));
     }
     if let Some(inv) = &a.inventory {
         // Fail before reading anything if the format is unknown.
         phonehome::output::inventory_file::InventoryFormat::from_path(inv)?;
     }
     let cfg = RuntimeConfig {
-        workers: a.workers.map(usize::from).unwrap_or_else(runtime::default_workers),
+        workers: a
+            .workers
+            .map(usize::from)
+            .unwrap_or_else(runtime::default_workers),
         worker: WorkerConfig {
             emit_names: a.names.is_some(),
             emit_all_answers: a.dns_answers.is_some(),
@@ -237,8 +250,18 @@ fn totals_of(r: &RunReport) -> Totals {
         .iter()
         .map(|(k, v)| (format!("decode/{k}"), *v))
         .collect();
-    failures.extend(r.stats.dns_errors.iter().map(|(k, v)| (format!("dns/{k}"), *v)));
-    failures.extend(r.stats.tls_malformed.iter().map(|(k, v)| (format!("tls/{k}"), *v)));
+    failures.extend(
+        r.stats
+            .dns_errors
+            .iter()
+            .map(|(k, v)| (format!("dns/{k}"), *v)),
+    );
+    failures.extend(
+        r.stats
+            .tls_malformed
+            .iter()
+            .map(|(k, v)| (format!("tls/{k}"), *v)),
+    );
     Totals {
         files: r.files.len() as u64,
         packets: r.stats.packets,

@@ -27,7 +27,7 @@ use std::sync::{Arc, Mutex};
 
 use flate2::read::MultiGzDecoder;
 use pcap_parser::traits::PcapReaderIterator;
-use pcap_parser::{Block, LegacyPcapReader, OptionCode, PcapBlockOwned, PcapNGReader};
+use pcap_parser::{Block, LegacyPcapReader, OptionCode, PcapBlockOwned, PcapError, PcapNGReader};
 
 use super::{LinkType, Progress, RawPacket, Source};
 use crate::config::limits::{
@@ -321,6 +321,13 @@ impl FileSource {
             },
             Format::PcapNg => match PcapNGReader::new(capacity, input) {
                 Ok(r) => Box::new(r),
+                // The first block is longer than what the file holds.
+                Err(PcapError::Incomplete(_)) => {
+                    return Err(early(
+                        Damage::TruncatedHeader,
+                        "truncated header: file ends inside the pcapng section header block".into(),
+                    ));
+                }
                 Err(e) => return Err(early(Damage::BadBlock, format!("section header: {e}"))),
             },
         };
@@ -593,8 +600,16 @@ impl Stream {
     /// until enough is buffered. `Ok(false)` means the input ended first.
     fn fill(&mut self, need: usize) -> Result<bool, CaptureError> {
         if need > self.capacity {
-            self.reader.grow(need);
-            self.capacity = need;
+            // Double (fewer reallocations when a small starting buffer meets
+            // growing records), never past the block limit unless `need`
+            // itself is (a legacy record: caplen limit + 24-byte header).
+            let new = self
+                .capacity
+                .saturating_mul(2)
+                .min(CAPTURE_MAX_BLOCK_LEN)
+                .max(need);
+            self.reader.grow(new);
+            self.capacity = new;
         }
         loop {
             let have = self.reader.data().len();
@@ -636,8 +651,19 @@ impl Stream {
             .lock()
             .ok()
             .and_then(|mut e| e.take());
+        // flate2 reports a damaged stream as InvalidInput/InvalidData and a
+        // cut one as UnexpectedEof; anything else comes from the file itself.
+        let from_gzip = self.gzip
+            && err.as_ref().is_some_and(|e| {
+                matches!(
+                    e.kind(),
+                    io::ErrorKind::InvalidInput
+                        | io::ErrorKind::InvalidData
+                        | io::ErrorKind::UnexpectedEof
+                )
+            });
         let text = err.map_or_else(|| "unknown error".to_owned(), |e| e.to_string());
-        if self.gzip {
+        if from_gzip {
             self.corrupt(
                 Damage::BadGzip,
                 format!("gzip stream damaged or cut short: {text}"),
@@ -699,6 +725,9 @@ impl Legacy {
     /// magic(4) major(2) minor(2) reserved1(4) reserved2(4) snaplen(4)
     /// linktype+FCS(4): FCS len(4 bits) | F(1) | reserved(11) | LinkType(16)
     /// ```
+    ///
+    /// The reserved fields (once `thiszone` and `sigfigs`) are ignored, as
+    /// libpcap does: timestamps are taken as UTC.
     fn start(
         io: &mut Stream,
         nanos: bool,

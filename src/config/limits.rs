@@ -228,3 +228,12 @@ pub const BATCH_PACKETS: usize = 256;
 /// drop (live). With `BATCH_PACKETS` this bounds the packets in flight per
 /// worker to ~2k, a few MiB of frames.
 pub const WORKER_QUEUE_BATCHES: usize = 8;
+
+/// Segment starts of one TCP direction examined for a ClientHello or an
+/// HTTP request when the stream starts with something else (a SOCKS
+/// greeting, an SMTP/IMAP STARTTLS dialogue, a proxy preamble). Those
+/// preambles take a few client segments; looking further costs a few
+/// nanoseconds per segment of every bulk flow. Hit: the direction is
+/// finished, counted as `tcp_streams_unclassified` (the normal end of
+/// flows that are neither TLS nor HTTP).
+pub const MAX_PROBED_SEGMENTS: usize = 6;

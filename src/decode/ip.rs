@@ -93,9 +93,7 @@ fn ipv4(bytes: &[u8]) -> Result<Ip<'_>, DecodeError> {
     if header.more_fragments() || header.fragments_offset().value() != 0 {
         return Err(DecodeError::IpFragment);
     }
-    let payload = bytes
-        .get(header_len..end)
-        .ok_or(DecodeError::MalformedIp)?;
+    let payload = bytes.get(header_len..end).ok_or(DecodeError::MalformedIp)?;
     let (protocol, payload) = skip_extensions(header.protocol(), payload, truncated, false)?;
     Ok(Ip {
         src: IpAddr::V4(Ipv4Addr::from(header.source())),

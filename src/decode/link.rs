@@ -141,8 +141,8 @@ fn by_ethertype<'a>(
                 if tags >= MAX_VLAN_TAGS {
                     return Err(DecodeError::VlanDepthLimit);
                 }
-                let tag = SingleVlanHeaderSlice::from_slice(rest)
-                    .map_err(|_| DecodeError::Truncated)?;
+                let tag =
+                    SingleVlanHeaderSlice::from_slice(rest).map_err(|_| DecodeError::Truncated)?;
                 let vid = tag.vlan_identifier().value();
                 match tags {
                     0 => link.vlan = Some(vid),

@@ -82,8 +82,10 @@ pub struct Decoded<'a> {
     /// Transport payload, trimmed to the IP total length (no Ethernet padding)
     /// and, for UDP, to the UDP length.
     pub payload: &'a [u8],
-    /// The frame holds less than the IP (or UDP) length announces (snap
-    /// length): `payload` is what was captured. Headers are always complete.
+    /// The capture (snap length) cut the payload short: for TCP, fewer bytes
+    /// than the IP length announces; for UDP, than the UDP length announces
+    /// (a whole datagram inside a cut IP packet is not truncated). `payload`
+    /// is what was captured. Headers are always complete.
     pub truncated: bool,
 }
 

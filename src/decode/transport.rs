@@ -59,8 +59,8 @@ const UDP_HEADER_LEN: usize = 8;
 /// - `length` 0 is an RFC 2675 §4 jumbogram: the IP payload length is used.
 ///   `length` 1..=7 is `malformed_udp`.
 fn udp(bytes: &[u8], truncated: bool) -> Result<Transport<'_>, DecodeError> {
-    let header =
-        UdpHeaderSlice::from_slice(bytes).map_err(|_| short(truncated, DecodeError::MalformedUdp))?;
+    let header = UdpHeaderSlice::from_slice(bytes)
+        .map_err(|_| short(truncated, DecodeError::MalformedUdp))?;
     let udp_len = usize::from(header.length());
     let (end, truncated) = if udp_len == 0 {
         (bytes.len(), truncated)

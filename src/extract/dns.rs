@@ -7,9 +7,11 @@
 //! Parsing is done by the `domain` crate (lazy, zero-copy, no allocation);
 //! this module only turns names into dotted text in caller-owned scratch
 //! buffers. `domain` bounds every name to 255 wire octets and rejects
-//! compression pointers that do not point strictly backwards, so a
-//! compression loop or a forward pointer ends in [`DnsError::BadName`] after
-//! bounded work, never in a hang.
+//! compression pointers that do not point strictly backwards (RFC 1035
+//! §4.1.4: a pointer refers to a *prior* occurrence), so a compression loop
+//! or a forward pointer ends in [`DnsError::BadName`] after bounded work,
+//! never in a hang; the question or record holding that name is skipped
+//! and the rest of the message is still read.
 //!
 //! # Name text
 //!
@@ -32,8 +34,9 @@ use std::net::IpAddr;
 
 use domain::base::iana::Rtype;
 use domain::base::name::ParsedName;
-use domain::base::Message;
 use domain::base::wire::ParseError;
+use domain::base::{ParsedRecord, Question};
+use domain::dep::octseq::Parser;
 use domain::rdata::{A, Aaaa};
 
 use crate::config::limits::{DNS_MAX_ADDRESS_RECORDS, DNS_MAX_QUESTIONS};
@@ -88,13 +91,6 @@ impl DnsError {
             DnsError::BadRecord => "bad_record",
             DnsError::TooManyQuestions => "too_many_questions",
             DnsError::TooManyAddresses => "too_many_addresses",
-        }
-    }
-
-    fn from_parse(err: ParseError, form: DnsError) -> DnsError {
-        match err {
-            ParseError::ShortInput => DnsError::Truncated,
-            ParseError::Form(_) => form,
         }
     }
 }
@@ -161,7 +157,8 @@ pub fn looks_like_dns(payload: &[u8]) -> bool {
         return false;
     }
     let records = u32::from(h.ancount) + u32::from(h.nscount) + u32::from(h.arcount);
-    let min_len = HEADER_LEN as u32 + MIN_QUESTION_LEN * u32::from(h.qdcount) + MIN_RECORD_LEN * records;
+    let min_len =
+        HEADER_LEN as u32 + MIN_QUESTION_LEN * u32::from(h.qdcount) + MIN_RECORD_LEN * records;
     min_len as usize <= payload.len()
 }
 
@@ -213,9 +210,16 @@ fn is_class_in(class: u16) -> bool {
 /// IN (QR=1: answer, authority and additional sections). Any opcode is
 /// accepted; see [`looks_like_dns`] for a plausibility filter.
 ///
-/// Returns an error when the message is not DNS, is malformed, or hits a
-/// limit; items reported before the damage stand. Allocates nothing once
-/// the scratch buffers have grown to the longest name seen.
+/// Damage is contained where the wire format allows it: a question or
+/// record whose name is malformed (compression loop, forward pointer, too
+/// long) but whose extent can still be found is skipped and reading goes
+/// on, as Suricata's DNS parser does; the call then ends in
+/// [`DnsError::BadName`] or [`DnsError::BadRecord`]. Damage that hides
+/// where the next item starts ends the walk at once. Items reported before
+/// an error stand.
+///
+/// Allocates nothing once the scratch buffers have grown to the longest
+/// name seen.
 pub fn extract(
     msg: &[u8],
     scratch: &mut DnsScratch,
@@ -224,99 +228,169 @@ pub fn extract(
     let Some(h) = header(msg) else {
         return Err(DnsError::NotDns);
     };
-    let message = Message::from_slice(msg).map_err(|_| DnsError::NotDns)?;
+    let mut parser = Parser::from_ref(msg);
+    parser.advance(HEADER_LEN).map_err(|_| DnsError::NotDns)?;
     if h.qr {
-        extract_response(message, scratch, out)
+        extract_response(h, &mut parser, scratch, out)
     } else {
-        extract_query(message, scratch, out)
+        extract_query(h, &mut parser, scratch, out)
     }
+}
+
+/// Outcome of reading one question.
+enum Read<T> {
+    Ok(T),
+    /// Malformed but skipped: the parser is at the next item.
+    Skipped,
+}
+
+/// Skip a name whose labels or pointers `domain` rejected, to find where
+/// the next item starts (RFC 1035 §4.1.4): labels up to the root label or
+/// the first pointer. Unlike `domain`'s own skip this does not stop at 255
+/// octets: an over-long name still has a findable end. Fails on the
+/// extended label types 0x40/0x80 (RFC 6891 §5), whose length is unknown.
+/// Bounded by the message length.
+fn skip_name(parser: &mut Parser<'_, [u8]>) -> Result<(), DnsError> {
+    loop {
+        let rest = parser.peek_all();
+        let Some(&len) = rest.first() else {
+            return Err(DnsError::Truncated);
+        };
+        let step = match len {
+            0 => return parser.advance(1).map_err(|_| DnsError::Truncated),
+            0xc0..=0xff => return parser.advance(2).map_err(|_| DnsError::Truncated),
+            0x40..=0xbf => return Err(DnsError::BadName),
+            _ => 1 + usize::from(len),
+        };
+        parser.advance(step).map_err(|_| DnsError::Truncated)?;
+    }
+}
+
+/// Read the question at the parser, or skip it when only its name is bad.
+fn read_question<'a>(
+    parser: &mut Parser<'a, [u8]>,
+) -> Result<Read<Question<ParsedName<&'a [u8]>>>, DnsError> {
+    let start = parser.pos();
+    match Question::parse(parser) {
+        Ok(q) => Ok(Read::Ok(q)),
+        Err(ParseError::ShortInput) => Err(DnsError::Truncated),
+        Err(ParseError::Form(_)) => {
+            // Only the name can be malformed (QTYPE and QCLASS are any
+            // 16-bit values).
+            parser.seek(start).map_err(|_| DnsError::BadName)?;
+            skip_name(parser)?;
+            parser.advance(4).map_err(|_| DnsError::Truncated)?;
+            Ok(Read::Skipped)
+        }
+    }
+}
+
+/// Skip a record whose owner name `domain` rejected: the name, then TYPE,
+/// CLASS, TTL, RDLENGTH and RDLENGTH bytes of data (RFC 1035 §4.1.3).
+fn skip_record(parser: &mut Parser<'_, [u8]>) -> Result<(), DnsError> {
+    skip_name(parser)?;
+    parser.advance(8).map_err(|_| DnsError::Truncated)?;
+    let &[hi, lo] = parser.peek_all().get(..2).ok_or(DnsError::Truncated)? else {
+        return Err(DnsError::Truncated);
+    };
+    let rdlen = usize::from(u16::from_be_bytes([hi, lo]));
+    parser.advance(2 + rdlen).map_err(|_| DnsError::Truncated)
 }
 
 fn extract_query(
-    message: &Message<[u8]>,
+    h: Header,
+    parser: &mut Parser<'_, [u8]>,
     scratch: &mut DnsScratch,
     out: &mut dyn FnMut(DnsItem<'_>),
 ) -> Result<(), DnsError> {
-    for (seen, question) in message.question().enumerate() {
+    let mut result = Ok(());
+    for seen in 0..usize::from(h.qdcount) {
         if seen >= DNS_MAX_QUESTIONS {
             return Err(DnsError::TooManyQuestions);
         }
-        let question = question.map_err(|e| DnsError::from_parse(e, DnsError::BadName))?;
-        write_name(question.qname(), &mut scratch.name);
-        out(DnsItem::Query {
-            name: &scratch.name,
-            qtype: question.qtype().to_int(),
-        });
+        match read_question(parser)? {
+            Read::Ok(question) => {
+                write_name(question.qname(), &mut scratch.name);
+                out(DnsItem::Query {
+                    name: &scratch.name,
+                    qtype: question.qtype().to_int(),
+                });
+            }
+            Read::Skipped => result = Err(DnsError::BadName),
+        }
     }
-    Ok(())
+    result
 }
 
 fn extract_response(
-    message: &Message<[u8]>,
+    h: Header,
+    parser: &mut Parser<'_, [u8]>,
     scratch: &mut DnsScratch,
     out: &mut dyn FnMut(DnsItem<'_>),
 ) -> Result<(), DnsError> {
-    scratch.query.clear();
-    let mut questions = message.question();
-    if let Some(first) = questions.next() {
-        let first = first.map_err(|e| DnsError::from_parse(e, DnsError::BadName))?;
-        write_name(first.qname(), &mut scratch.query);
-    }
-    let mut section = Some(
-        questions
-            .answer()
-            .map_err(|e| DnsError::from_parse(e, DnsError::BadName))?,
-    );
-    let mut reported = 0usize;
     let mut result = Ok(());
-    while let Some(mut records) = section {
-        for record in records.by_ref() {
-            // A record whose header cannot be parsed desynchronises the
-            // rest of the message: stop here.
-            let record = record.map_err(|e| DnsError::from_parse(e, DnsError::BadRecord))?;
-            if !is_class_in(record.class().to_int()) {
-                continue;
-            }
-            let rtype = record.rtype();
-            if rtype != Rtype::A && rtype != Rtype::AAAA {
-                continue;
-            }
-            let ttl = record.ttl().as_secs();
-            let owner = record.owner();
-            // The record's extent is known from RDLENGTH, so bad data in
-            // one record leaves the following ones readable.
-            let addr = if rtype == Rtype::A {
-                match record.into_record::<A>() {
-                    Ok(Some(r)) => IpAddr::V4(r.data().addr()),
-                    _ => {
-                        result = Err(DnsError::BadRecord);
-                        continue;
-                    }
-                }
-            } else {
-                match record.into_record::<Aaaa>() {
-                    Ok(Some(r)) => IpAddr::V6(r.data().addr()),
-                    _ => {
-                        result = Err(DnsError::BadRecord);
-                        continue;
-                    }
-                }
-            };
-            if reported >= DNS_MAX_ADDRESS_RECORDS {
-                return Err(DnsError::TooManyAddresses);
-            }
-            reported += 1;
-            write_name(&owner, &mut scratch.name);
-            out(DnsItem::Answer {
-                query: &scratch.query,
-                owner: &scratch.name,
-                addr,
-                ttl,
-            });
+    scratch.query.clear();
+    for i in 0..h.qdcount {
+        match read_question(parser)? {
+            Read::Ok(question) if i == 0 => write_name(question.qname(), &mut scratch.query),
+            Read::Ok(_) => {}
+            Read::Skipped => result = Err(DnsError::BadName),
         }
-        section = records
-            .next_section()
-            .map_err(|e| DnsError::from_parse(e, DnsError::BadRecord))?;
+    }
+    let records = u32::from(h.ancount) + u32::from(h.nscount) + u32::from(h.arcount);
+    let mut reported = 0usize;
+    for _ in 0..records {
+        let start = parser.pos();
+        let record = match ParsedRecord::parse(parser) {
+            Ok(record) => record,
+            Err(ParseError::ShortInput) => return Err(DnsError::Truncated),
+            Err(ParseError::Form(_)) => {
+                // A malformed owner name: skip the record by its RDLENGTH.
+                parser.seek(start).map_err(|_| DnsError::BadRecord)?;
+                skip_record(parser)?;
+                result = Err(DnsError::BadName);
+                continue;
+            }
+        };
+        if !is_class_in(record.class().to_int()) {
+            continue;
+        }
+        let rtype = record.rtype();
+        if rtype != Rtype::A && rtype != Rtype::AAAA {
+            continue;
+        }
+        let ttl = record.ttl().as_secs();
+        let owner = record.owner();
+        // The record's extent is known from RDLENGTH, so bad data in one
+        // record leaves the following ones readable.
+        let addr = if rtype == Rtype::A {
+            match record.into_record::<A>() {
+                Ok(Some(r)) => IpAddr::V4(r.data().addr()),
+                _ => {
+                    result = Err(DnsError::BadRecord);
+                    continue;
+                }
+            }
+        } else {
+            match record.into_record::<Aaaa>() {
+                Ok(Some(r)) => IpAddr::V6(r.data().addr()),
+                _ => {
+                    result = Err(DnsError::BadRecord);
+                    continue;
+                }
+            }
+        };
+        if reported >= DNS_MAX_ADDRESS_RECORDS {
+            return Err(DnsError::TooManyAddresses);
+        }
+        reported += 1;
+        write_name(&owner, &mut scratch.name);
+        out(DnsItem::Answer {
+            query: &scratch.query,
+            owner: &scratch.name,
+            addr,
+            ttl,
+        });
     }
     result
 }
@@ -485,6 +559,54 @@ mod tests {
             3, b'c', b'o', b'm', 0,     // offset 18
         ]);
         assert_eq!(run(&msg), (vec![], Err(DnsError::BadName)));
+    }
+
+    #[test]
+    fn question_with_a_forward_pointer_is_skipped_and_the_next_read() {
+        // suricata-verify dns-forward-pointer: question 1 points forward at
+        // question 2's name.
+        let mut msg = hdr(0x0100, 2, 0, 0, 0);
+        #[rustfmt::skip]
+        msg.extend_from_slice(&[
+            0xc0, 18, 0x00, 0x01, 0x00, 0x01,   // offset 12: → 18, A IN
+            2, b'c', b'm', 3, b'n', b'e', b't', 0, // offset 18: "cm.net"
+            0x00, 0x01, 0x00, 0x01,
+        ]);
+        assert_eq!(run(&msg), (vec![q(b"cm.net", 1)], Err(DnsError::BadName)));
+    }
+
+    #[test]
+    fn extended_label_type_stops_the_walk() {
+        // 0x41 is an extended label type (RFC 6891 §5): its length is
+        // unknown, so nothing after it can be located.
+        let mut msg = hdr(0x0100, 2, 0, 0, 0);
+        msg.extend_from_slice(&[0x41, 1, 2, 0, 0x00, 0x01, 0x00, 0x01]);
+        msg.extend_from_slice(&[1, b'x', 0, 0x00, 0x01, 0x00, 0x01]);
+        assert_eq!(run(&msg), (vec![], Err(DnsError::BadName)));
+    }
+
+    #[test]
+    fn record_with_a_bad_owner_is_skipped_by_its_length() {
+        let mut msg = hdr(0x8000, 0, 2, 0, 0);
+        #[rustfmt::skip]
+        msg.extend_from_slice(&[
+            0xc0, 12, 0x00, 0x01, 0x00, 0x01, 0, 0, 0, 1, 0x00, 4, // owner → itself
+            1, 1, 1, 1,
+            1, b'y', 0, 0x00, 0x01, 0x00, 0x01, 0, 0, 0, 2, 0x00, 4,
+            2, 2, 2, 2,
+        ]);
+        assert_eq!(
+            run(&msg),
+            (
+                vec![Item::A(
+                    b"".to_vec(),
+                    b"y".to_vec(),
+                    IpAddr::V4(Ipv4Addr::new(2, 2, 2, 2)),
+                    2
+                )],
+                Err(DnsError::BadName)
+            )
+        );
     }
 
     #[test]

@@ -309,11 +309,7 @@ pub fn scan_request(buf: &[u8]) -> HttpScan<'_> {
 mod tests {
     use super::*;
 
-    fn req<'a>(
-        method: &'a [u8],
-        host: Option<&'a [u8]>,
-        head_len: usize,
-    ) -> HttpScan<'a> {
+    fn req<'a>(method: &'a [u8], host: Option<&'a [u8]>, head_len: usize) -> HttpScan<'a> {
         HttpScan::Request {
             method,
             host,
@@ -345,16 +341,31 @@ mod tests {
 
     #[test]
     fn host_name_is_case_insensitive_and_value_trimmed_and_port_stripped() {
-        assert_eq!(host_of(b"GET / HTTP/1.1\r\nhOsT: \t a.example:8080 \t\r\n\r\n"), Some(&b"a.example"[..]));
-        assert_eq!(host_of(b"GET / HTTP/1.0\r\nHOST:b.example\r\n\r\n"), Some(&b"b.example"[..]));
+        assert_eq!(
+            host_of(b"GET / HTTP/1.1\r\nhOsT: \t a.example:8080 \t\r\n\r\n"),
+            Some(&b"a.example"[..])
+        );
+        assert_eq!(
+            host_of(b"GET / HTTP/1.0\r\nHOST:b.example\r\n\r\n"),
+            Some(&b"b.example"[..])
+        );
     }
 
     #[test]
     fn ipv6_literal_loses_brackets_and_port() {
-        assert_eq!(host_of(b"GET / HTTP/1.1\r\nHost: [::1]:80\r\n\r\n"), Some(&b"::1"[..]));
-        assert_eq!(host_of(b"GET / HTTP/1.1\r\nHost: [2001:db8::2]\r\n\r\n"), Some(&b"2001:db8::2"[..]));
+        assert_eq!(
+            host_of(b"GET / HTTP/1.1\r\nHost: [::1]:80\r\n\r\n"),
+            Some(&b"::1"[..])
+        );
+        assert_eq!(
+            host_of(b"GET / HTTP/1.1\r\nHost: [2001:db8::2]\r\n\r\n"),
+            Some(&b"2001:db8::2"[..])
+        );
         // Unbracketed IPv6 is invalid; kept whole rather than cut.
-        assert_eq!(host_of(b"GET / HTTP/1.1\r\nHost: 2001:db8::2\r\n\r\n"), Some(&b"2001:db8::2"[..]));
+        assert_eq!(
+            host_of(b"GET / HTTP/1.1\r\nHost: 2001:db8::2\r\n\r\n"),
+            Some(&b"2001:db8::2"[..])
+        );
     }
 
     #[test]
@@ -385,7 +396,10 @@ mod tests {
             scan_request(r),
             req(b"CONNECT", Some(b"ksn.kaspersky-labs.com"), r.len())
         );
-        assert_eq!(host_of(b"CONNECT [2001:db8::1]:443 HTTP/1.1\r\n\r\n"), Some(&b"2001:db8::1"[..]));
+        assert_eq!(
+            host_of(b"CONNECT [2001:db8::1]:443 HTTP/1.1\r\n\r\n"),
+            Some(&b"2001:db8::1"[..])
+        );
     }
 
     #[test]
@@ -415,9 +429,14 @@ mod tests {
 
     #[test]
     fn whitespace_before_colon_and_folded_lines_are_not_host() {
-        assert_eq!(host_of(b"GET / HTTP/1.1\r\nHost : evil.example\r\n\r\n"), None);
         assert_eq!(
-            host_of(b"GET / HTTP/1.1\r\nX-A: 1\r\n Host: fold.example\r\nHost: real.example\r\n\r\n"),
+            host_of(b"GET / HTTP/1.1\r\nHost : evil.example\r\n\r\n"),
+            None
+        );
+        assert_eq!(
+            host_of(
+                b"GET / HTTP/1.1\r\nX-A: 1\r\n Host: fold.example\r\nHost: real.example\r\n\r\n"
+            ),
             Some(&b"real.example"[..])
         );
         assert_eq!(
@@ -458,7 +477,7 @@ mod tests {
             &b"\x16\x03\x01\x02\x00\x01"[..],
             b"SSH-2.0-OpenSSH_9.6\r\n",
             b"GET / HTTP/2.0\r\n\r\n",
-            b"GET /\r\n",                        // HTTP/0.9
+            b"GET /\r\n", // HTTP/0.9
             b"GET / HTTP/1.1 extra\r\n\r\n",
             b"GET /\x00 HTTP/1.1\r\n\r\n",
             b"GET /\x01",
@@ -466,7 +485,12 @@ mod tests {
             b" GET / HTTP/1.1\r\n\r\n",
             b"AVERYLONGMETHODNAMETHATISNOTHTTP / HTTP/1.1\r\n\r\n",
         ] {
-            assert_eq!(scan_request(s), HttpScan::NotHttp, "{:?}", String::from_utf8_lossy(s));
+            assert_eq!(
+                scan_request(s),
+                HttpScan::NotHttp,
+                "{:?}",
+                String::from_utf8_lossy(s)
+            );
         }
     }
 
@@ -487,10 +511,19 @@ mod tests {
         else {
             panic!("{:?}", scan_request(&r));
         };
-        assert_eq!((method, host, complete, duplicate_host), (&b"GET"[..], Some(&b"big.example"[..]), false, false));
-        assert!(head_len > before_filler && head_len <= HTTP_MAX_HEAD_LEN, "{head_len}");
+        assert_eq!(
+            (method, host, complete, duplicate_host),
+            (&b"GET"[..], Some(&b"big.example"[..]), false, false)
+        );
+        assert!(
+            head_len > before_filler && head_len <= HTTP_MAX_HEAD_LEN,
+            "{head_len}"
+        );
         // Below the limit the same bytes are still NeedMore.
-        assert_eq!(scan_request(&r[..HTTP_MAX_HEAD_LEN - 1]), HttpScan::NeedMore);
+        assert_eq!(
+            scan_request(&r[..HTTP_MAX_HEAD_LEN - 1]),
+            HttpScan::NeedMore
+        );
     }
 
     #[test]
@@ -510,7 +543,11 @@ mod tests {
         c.resize(HTTP_MAX_HEAD_LEN, b'a');
         assert!(matches!(
             scan_request(&c),
-            HttpScan::Request { host: Some(b"c.example"), complete: false, .. }
+            HttpScan::Request {
+                host: Some(b"c.example"),
+                complete: false,
+                ..
+            }
         ));
     }
 

@@ -222,7 +222,8 @@ pub fn scan_client_hello<'a>(stream: &'a [u8], scratch: &'a mut Vec<u8>) -> Hell
         pos = end;
         if msg_len.is_none() && hs_header_have == HANDSHAKE_HEADER_LEN {
             let [_, a, b, c] = hs_header;
-            let m = HANDSHAKE_HEADER_LEN + ((usize::from(a) << 16) | (usize::from(b) << 8) | usize::from(c));
+            let m = HANDSHAKE_HEADER_LEN
+                + ((usize::from(a) << 16) | (usize::from(b) << 8) | usize::from(c));
             if m > TLS_MAX_CLIENT_HELLO_LEN {
                 return HelloScan::Malformed(TlsError::TooLong);
             }
@@ -480,7 +481,10 @@ pub(crate) mod tests {
     fn browser_extensions(name: &[u8], ech: bool) -> Vec<u8> {
         let mut e = ext(0x1a1a, &[]);
         e.extend(ext(0x0000, &sni_data(&[(0, name)])));
-        e.extend(ext(0x000a, &[0x00, 0x06, 0x2a, 0x2a, 0x11, 0xec, 0x00, 0x1d]));
+        e.extend(ext(
+            0x000a,
+            &[0x00, 0x06, 0x2a, 0x2a, 0x11, 0xec, 0x00, 0x1d],
+        ));
         let mut ks = Vec::new();
         for (group, len) in [(0x11ecu16, 1216usize), (0x001d, 32)] {
             ks.extend_from_slice(&group.to_be_bytes());
@@ -492,7 +496,10 @@ pub(crate) mod tests {
         e.extend(ext(0x0033, &key_share));
         e.extend(ext(0x0015, &[0; 512])); // padding, as Chrome sends
         if ech {
-            e.extend(ext(0xfe0d, &[0x00, 0x00, 0x01, 0x00, 0x01, 0x07, 0x00, 0x00]));
+            e.extend(ext(
+                0xfe0d,
+                &[0x00, 0x00, 0x01, 0x00, 0x01, 0x07, 0x00, 0x00],
+            ));
         }
         e.extend(ext(0xdada, &[0x00]));
         e
@@ -521,13 +528,19 @@ pub(crate) mod tests {
     fn post_quantum_browser_hello_with_grease() {
         let msg = hello_msg(Some(&browser_extensions(b"www.Kaspersky.com", false)));
         assert!(msg.len() > 1800, "{}", msg.len());
-        assert_eq!(scan(&records(&msg, 16384)), hello(Some(b"www.Kaspersky.com"), false));
+        assert_eq!(
+            scan(&records(&msg, 16384)),
+            hello(Some(b"www.Kaspersky.com"), false)
+        );
     }
 
     #[test]
     fn ech_is_flagged_and_the_outer_name_reported() {
         let msg = hello_msg(Some(&browser_extensions(b"public.example", true)));
-        assert_eq!(scan(&records(&msg, 16384)), hello(Some(b"public.example"), true));
+        assert_eq!(
+            scan(&records(&msg, 16384)),
+            hello(Some(b"public.example"), true)
+        );
     }
 
     #[test]
@@ -537,14 +550,24 @@ pub(crate) mod tests {
         // TLS 1.2 allows no extensions field at all.
         assert_eq!(scan(&records(&hello_msg(None), 16384)), hello(None, false));
         // An empty extensions field.
-        assert_eq!(scan(&records(&hello_msg(Some(&[])), 16384)), hello(None, false));
+        assert_eq!(
+            scan(&records(&hello_msg(Some(&[])), 16384)),
+            hello(None, false)
+        );
     }
 
     #[test]
     fn first_host_name_entry_counts() {
-        let data = sni_data(&[(7, b"other-type"), (0, b"first.example"), (0, b"second.example")]);
+        let data = sni_data(&[
+            (7, b"other-type"),
+            (0, b"first.example"),
+            (0, b"second.example"),
+        ]);
         let msg = hello_msg(Some(&ext(0, &data)));
-        assert_eq!(scan(&records(&msg, 16384)), hello(Some(b"first.example"), false));
+        assert_eq!(
+            scan(&records(&msg, 16384)),
+            hello(Some(b"first.example"), false)
+        );
     }
 
     #[test]
@@ -558,7 +581,10 @@ pub(crate) mod tests {
         let mut e = ext(0, &sni_data(&[(0, b"one.example")]));
         e.extend(ext(0, &sni_data(&[(0, b"two.example")])));
         let msg = hello_msg(Some(&e));
-        assert_eq!(scan(&records(&msg, 16384)), hello(Some(b"one.example"), false));
+        assert_eq!(
+            scan(&records(&msg, 16384)),
+            hello(Some(b"one.example"), false)
+        );
     }
 
     #[test]
@@ -584,7 +610,10 @@ pub(crate) mod tests {
             for cut in 0..stream.len() {
                 match scan(&stream[..cut]) {
                     HelloScan::NeedMore { needed } => {
-                        assert!(needed > cut && needed <= stream.len(), "frag {frag} cut {cut} needed {needed}")
+                        assert!(
+                            needed > cut && needed <= stream.len(),
+                            "frag {frag} cut {cut} needed {needed}"
+                        )
                     }
                     other => panic!("frag {frag} cut {cut}: {other:?}"),
                 }
@@ -607,20 +636,37 @@ pub(crate) mod tests {
         assert_eq!(scan(b"GET / HTTP/1.1\r\n"), HelloScan::NotTls);
         // SSLv2-compatible hello (RFC 5246 E.2): 2-byte header with the top
         // bit set, msg_type 1, version 3.1.
-        assert_eq!(scan(&[0x80, 0x2e, 0x01, 0x03, 0x01, 0x00, 0x15]), HelloScan::NotTls);
+        assert_eq!(
+            scan(&[0x80, 0x2e, 0x01, 0x03, 0x01, 0x00, 0x15]),
+            HelloScan::NotTls
+        );
         // Application data record.
-        assert_eq!(scan(&[0x17, 0x03, 0x03, 0x00, 0x05, 1, 2, 3, 4, 5]), HelloScan::NotTls);
+        assert_eq!(
+            scan(&[0x17, 0x03, 0x03, 0x00, 0x05, 1, 2, 3, 4, 5]),
+            HelloScan::NotTls
+        );
         // Handshake record with a ServerHello.
-        assert_eq!(scan(&[0x16, 0x03, 0x03, 0x00, 0x04, 0x02, 0, 0, 0]), HelloScan::NotTls);
+        assert_eq!(
+            scan(&[0x16, 0x03, 0x03, 0x00, 0x04, 0x02, 0, 0, 0]),
+            HelloScan::NotTls
+        );
         // Version 2.x in the record header.
-        assert_eq!(scan(&[0x16, 0x02, 0x00, 0x00, 0x04, 0x01, 0, 0, 0]), HelloScan::NotTls);
+        assert_eq!(
+            scan(&[0x16, 0x02, 0x00, 0x00, 0x04, 0x01, 0, 0, 0]),
+            HelloScan::NotTls
+        );
         assert_eq!(scan(&[0x16, 0x02]), HelloScan::NotTls);
         assert_eq!(scan(&[0x15]), HelloScan::NotTls);
     }
 
     #[test]
     fn short_tls_prefixes_need_more() {
-        for p in [&[][..], &[0x16], &[0x16, 0x03], &[0x16, 0x03, 0x01, 0x00, 0x3b]] {
+        for p in [
+            &[][..],
+            &[0x16],
+            &[0x16, 0x03],
+            &[0x16, 0x03, 0x01, 0x00, 0x3b],
+        ] {
             assert!(matches!(scan(p), HelloScan::NeedMore { .. }), "{p:?}");
         }
     }
@@ -632,13 +678,29 @@ pub(crate) mod tests {
             other => panic!("{s:?}: {other:?}"),
         };
         // Zero-length record.
-        assert_eq!(bad(&[0x16, 0x03, 0x01, 0x00, 0x00, 0x01]), TlsError::BadRecord);
+        assert_eq!(
+            bad(&[0x16, 0x03, 0x01, 0x00, 0x00, 0x01]),
+            TlsError::BadRecord
+        );
         // Record longer than 2^14.
-        assert_eq!(bad(&[0x16, 0x03, 0x01, 0x40, 0x01, 0x01]), TlsError::BadRecord);
+        assert_eq!(
+            bad(&[0x16, 0x03, 0x01, 0x40, 0x01, 0x01]),
+            TlsError::BadRecord
+        );
         // Hello longer than the limit (announced; nothing buffered).
         let too_long = (TLS_MAX_CLIENT_HELLO_LEN as u32).to_be_bytes();
         assert_eq!(
-            bad(&[0x16, 0x03, 0x01, 0x40, 0x00, 0x01, too_long[1], too_long[2], too_long[3]]),
+            bad(&[
+                0x16,
+                0x03,
+                0x01,
+                0x40,
+                0x00,
+                0x01,
+                too_long[1],
+                too_long[2],
+                too_long[3]
+            ]),
             TlsError::TooLong
         );
         // Session id length running past the body.
@@ -666,17 +728,29 @@ pub(crate) mod tests {
         let mut e = ext(0, &sni_data(&[(0, b"kept.example")]));
         e.extend_from_slice(&[0x00, 0x0a, 0x00]); // half an extension header
         let msg = hello_msg(Some(&e));
-        assert_eq!(scan(&records(&msg, 16384)), hello(Some(b"kept.example"), false));
+        assert_eq!(
+            scan(&records(&msg, 16384)),
+            hello(Some(b"kept.example"), false)
+        );
         // Broken before any name: malformed.
         let msg = hello_msg(Some(&[0x00, 0x0a, 0x00]));
-        assert_eq!(scan(&records(&msg, 16384)), HelloScan::Malformed(TlsError::BadExtension));
+        assert_eq!(
+            scan(&records(&msg, 16384)),
+            HelloScan::Malformed(TlsError::BadExtension)
+        );
     }
 
     #[test]
     fn bare_handshake_message_as_in_quic_crypto_frames() {
         let msg = hello_msg(Some(&browser_extensions(b"quic.example", false)));
-        assert_eq!(parse_client_hello_body(&msg), hello(Some(b"quic.example"), false));
-        assert_eq!(parse_client_hello_body(&msg[..3]), HelloScan::NeedMore { needed: 4 });
+        assert_eq!(
+            parse_client_hello_body(&msg),
+            hello(Some(b"quic.example"), false)
+        );
+        assert_eq!(
+            parse_client_hello_body(&msg[..3]),
+            HelloScan::NeedMore { needed: 4 }
+        );
         assert_eq!(
             parse_client_hello_body(&msg[..100]),
             HelloScan::NeedMore { needed: msg.len() }
@@ -763,6 +837,9 @@ pub(crate) mod tests {
         }
         // The mutations must exercise both outcomes, or the test proves
         // nothing. (Mutants only we accept are rare: see "Leniency".)
-        assert!(both > 1000 && neither > 1000, "{both} {only_ours} {neither}");
+        assert!(
+            both > 1000 && neither > 1000,
+            "{both} {only_ours} {neither}"
+        );
     }
 }

@@ -425,7 +425,9 @@ mod tests {
     fn idle_flows_expire_by_packet_time() {
         let mut t = FlowTable::new(100, 1_000);
         let (k, d) = FlowKey::new(PROTO_TCP, ip(1), 1000, ip(2), 443);
-        t.segment(k, d, 0, 1, 0x18, &[0x16, 0x03], &mut |_, _| StreamEvent::Continue);
+        t.segment(k, d, 0, 1, 0x18, &[0x16, 0x03], &mut |_, _| {
+            StreamEvent::Continue
+        });
         assert_eq!(t.len(), 1);
         t.sweep(5_000);
         assert_eq!(t.len(), 0);

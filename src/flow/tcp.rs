@@ -57,6 +57,12 @@ pub enum App {
     Tls,
     /// HTTP/1.x requests: keep looking for request heads.
     Http,
+    /// DNS over TCP (RFC 1035 §4.2.2): length-prefixed messages.
+    Dns,
+    /// This many segment starts were neither a hello nor a request (a
+    /// SOCKS or STARTTLS preamble may come first); the extractor gives up
+    /// after `limits::MAX_PROBED_SEGMENTS`.
+    Probing(u8),
 }
 
 /// One segment held because it arrived before the bytes preceding it.
@@ -287,9 +293,21 @@ mod tests {
         let mut d = DirectionState::default();
         let (mut pool, mut st, mut got) = (Vec::new(), FlowStats::default(), Vec::new());
         d.on_syn(99);
-        d.on_data(100, &[4, b'a', b'b'], &mut pool, &mut st, &mut toy(&mut got));
+        d.on_data(
+            100,
+            &[4, b'a', b'b'],
+            &mut pool,
+            &mut st,
+            &mut toy(&mut got),
+        );
         assert!(got.is_empty());
-        d.on_data(103, &[b'c', b'd', 1, b'x'], &mut pool, &mut st, &mut toy(&mut got));
+        d.on_data(
+            103,
+            &[b'c', b'd', 1, b'x'],
+            &mut pool,
+            &mut st,
+            &mut toy(&mut got),
+        );
         assert_eq!(got, vec![b"abcd".to_vec(), b"x".to_vec()]);
         assert_eq!(d.bytes_held(), 0);
     }
@@ -314,7 +332,13 @@ mod tests {
         let mut d = DirectionState::default();
         let (mut pool, mut st, mut got) = (Vec::new(), FlowStats::default(), Vec::new());
         d.on_data(10, &[3, b'a'], &mut pool, &mut st, &mut toy(&mut got));
-        d.on_data(11, &[b'a', b'b', b'c'], &mut pool, &mut st, &mut toy(&mut got));
+        d.on_data(
+            11,
+            &[b'a', b'b', b'c'],
+            &mut pool,
+            &mut st,
+            &mut toy(&mut got),
+        );
         assert_eq!(got, vec![b"abc".to_vec()]);
     }
 

@@ -190,7 +190,9 @@ pub fn run_offline(
         let sigs = Arc::clone(&sigs);
         let (out_tx, ret_tx) = (out_tx.clone(), ret_tx.clone());
         let wcfg = cfg.worker;
-        handles.push(thread::spawn(move || worker_loop(sigs, wcfg, rx, out_tx, ret_tx)));
+        handles.push(thread::spawn(move || {
+            worker_loop(sigs, wcfg, rx, out_tx, ret_tx)
+        }));
     }
     drop(out_tx);
     drop(ret_tx);

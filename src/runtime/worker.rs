@@ -17,9 +17,13 @@ use crate::flow::{App, FlowKey, FlowTable, PROTO_TCP, StreamEvent};
 use crate::signatures::SignatureSet;
 use crate::stats::WorkerStats;
 
-/// UDP ports whose payload is parsed as DNS: DNS (RFC 1035), mDNS
-/// (RFC 6762) and LLMNR (RFC 4795) share the message format.
+/// Ports whose payload is parsed as DNS: DNS (RFC 1035), mDNS (RFC 6762)
+/// and LLMNR (RFC 4795) share the message format. Over TCP only 53.
 pub const DNS_PORTS: [u16; 3] = [53, 5353, 5355];
+
+/// SSDP (HTTP over UDP, UPnP Device Architecture §1.3): requests carry a
+/// Host header like HTTP/1.1.
+pub const SSDP_PORT: u16 = 1900;
 
 /// What the worker reports besides alerts.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
@@ -44,10 +48,16 @@ pub struct PacketIn<'a> {
 pub struct Worker {
     sigs: Arc<SignatureSet>,
     flows: FlowTable,
-    dns: DnsScratch,
-    tls_scratch: Vec<u8>,
+    scratch: Scratch,
     cfg: WorkerConfig,
     pub stats: WorkerStats,
+}
+
+/// Reusable parser buffers (one set per worker).
+#[derive(Default)]
+struct Scratch {
+    dns: DnsScratch,
+    tls: Vec<u8>,
 }
 
 /// Everything a name emission needs besides the name (split borrows).
@@ -83,6 +93,55 @@ impl Emit<'_> {
             }));
         }
     }
+
+    fn http_request(&mut self, method: &[u8], host: Option<&[u8]>) {
+        self.stats.http_requests += 1;
+        match host {
+            Some(h) => self.name(
+                Protocol::Http,
+                h,
+                NameDetail::Http {
+                    method: method.into(),
+                },
+            ),
+            None => self.stats.http_requests_without_host += 1,
+        }
+    }
+
+    /// Parse one DNS message (a UDP datagram or a TCP-framed message).
+    fn dns_message(&mut self, msg: &[u8], scratch: &mut DnsScratch) {
+        self.stats.dns_messages += 1;
+        let res = dns::extract(msg, scratch, &mut |item| match item {
+            DnsItem::Query { name, qtype } => {
+                self.stats.dns_queries += 1;
+                self.name(Protocol::Dns, name, NameDetail::Dns { qtype });
+            }
+            DnsItem::Answer {
+                query,
+                owner,
+                addr,
+                ttl,
+            } => {
+                self.stats.dns_answers += 1;
+                let vendor =
+                    self.sigs.match_name(query).is_some() || self.sigs.match_name(owner).is_some();
+                if vendor || self.cfg.emit_all_answers {
+                    self.out.push(Event::DnsAnswer(DnsAnswerEvent {
+                        ts: self.ts,
+                        packet: self.packet,
+                        endpoints: self.endpoints,
+                        query: query.into(),
+                        owner: owner.into(),
+                        addr,
+                        ttl,
+                    }));
+                }
+            }
+        });
+        if let Err(e) = res {
+            WorkerStats::bump(&mut self.stats.dns_errors, e.label());
+        }
+    }
 }
 
 impl Worker {
@@ -90,8 +149,7 @@ impl Worker {
         Worker {
             sigs,
             flows: FlowTable::default(),
-            dns: DnsScratch::default(),
-            tls_scratch: Vec::new(),
+            scratch: Scratch::default(),
             cfg,
             stats: WorkerStats::default(),
         }
@@ -114,90 +172,52 @@ impl Worker {
             }
         };
         self.stats.decoded += 1;
+        let transport = match d.l4 {
+            L4::Udp => Transport::Udp,
+            L4::Tcp(_) => Transport::Tcp,
+        };
+        let mut em = Emit {
+            sigs: &self.sigs,
+            cfg: self.cfg,
+            stats: &mut self.stats,
+            out,
+            ts: p.ts_ns,
+            packet: p.packet_no,
+            endpoints: Endpoints {
+                transport,
+                src_ip: d.src_ip,
+                src_port: d.src_port,
+                dst_ip: d.dst_ip,
+                dst_port: d.dst_port,
+                src_mac: d.src_mac,
+                vlan: d.vlan,
+            },
+        };
         match d.l4 {
-            L4::Udp => {
-                if DNS_PORTS.contains(&d.dst_port) || DNS_PORTS.contains(&d.src_port) {
-                    self.udp_dns(p, &d, out);
-                }
+            L4::Udp => udp(&d, &mut em, &mut self.scratch),
+            L4::Tcp(t) => {
+                let (key, dir) =
+                    FlowKey::new(PROTO_TCP, d.src_ip, d.src_port, d.dst_ip, d.dst_port);
+                let dns_port = d.src_port == 53 || d.dst_port == 53;
+                let scratch = &mut self.scratch;
+                self.flows.segment(
+                    key,
+                    dir,
+                    p.ts_ns,
+                    t.seq,
+                    t.flags,
+                    d.payload,
+                    &mut |buf, app| {
+                        if dns_port && *app == App::Unknown {
+                            *app = App::Dns;
+                        }
+                        stream(buf, app, scratch, &mut em)
+                    },
+                );
             }
-            L4::Tcp(t) => self.tcp(p, &d, t.seq, t.flags, out),
         }
         self.stats.flows_active = self.flows.len() as u64;
         self.stats.flow = self.flows.stats.clone();
-    }
-
-    fn endpoints(d: &Decoded<'_>, transport: Transport) -> Endpoints {
-        Endpoints {
-            transport,
-            src_ip: d.src_ip,
-            src_port: d.src_port,
-            dst_ip: d.dst_ip,
-            dst_port: d.dst_port,
-            src_mac: d.src_mac,
-            vlan: d.vlan,
-        }
-    }
-
-    fn udp_dns(&mut self, p: &PacketIn<'_>, d: &Decoded<'_>, out: &mut Vec<Event>) {
-        self.stats.dns_messages += 1;
-        let endpoints = Self::endpoints(d, Transport::Udp);
-        let mut em = Emit {
-            sigs: &self.sigs,
-            cfg: self.cfg,
-            stats: &mut self.stats,
-            out,
-            ts: p.ts_ns,
-            packet: p.packet_no,
-            endpoints,
-        };
-        let res = dns::extract(d.payload, &mut self.dns, &mut |item| match item {
-            DnsItem::Query { name, qtype } => {
-                em.stats.dns_queries += 1;
-                em.name(Protocol::Dns, name, NameDetail::Dns { qtype });
-            }
-            DnsItem::Answer {
-                query,
-                owner,
-                addr,
-                ttl,
-            } => {
-                em.stats.dns_answers += 1;
-                let vendor = em.sigs.match_name(query).is_some()
-                    || em.sigs.match_name(owner).is_some();
-                if vendor || em.cfg.emit_all_answers {
-                    em.out.push(Event::DnsAnswer(DnsAnswerEvent {
-                        ts: em.ts,
-                        packet: em.packet,
-                        endpoints: em.endpoints,
-                        query: query.into(),
-                        owner: owner.into(),
-                        addr,
-                        ttl,
-                    }));
-                }
-            }
-        });
-        if let Err(e) = res {
-            WorkerStats::bump(&mut self.stats.dns_errors, e.label());
-        }
-    }
-
-    fn tcp(&mut self, p: &PacketIn<'_>, d: &Decoded<'_>, seq: u32, flags: u8, out: &mut Vec<Event>) {
-        let (key, dir) = FlowKey::new(PROTO_TCP, d.src_ip, d.src_port, d.dst_ip, d.dst_port);
-        let endpoints = Self::endpoints(d, Transport::Tcp);
-        let tls_scratch = &mut self.tls_scratch;
-        let mut em = Emit {
-            sigs: &self.sigs,
-            cfg: self.cfg,
-            stats: &mut self.stats,
-            out,
-            ts: p.ts_ns,
-            packet: p.packet_no,
-            endpoints,
-        };
-        self.flows.segment(key, dir, p.ts_ns, seq, flags, d.payload, &mut |buf, app| {
-            stream(buf, app, tls_scratch, &mut em)
-        });
     }
 
     /// End of input: forget every flow (incomplete prefixes yield nothing).
@@ -208,36 +228,47 @@ impl Worker {
     }
 }
 
+/// UDP: DNS on its ports, SSDP requests.
+fn udp(d: &Decoded<'_>, em: &mut Emit<'_>, scratch: &mut Scratch) {
+    if DNS_PORTS.contains(&d.dst_port) || DNS_PORTS.contains(&d.src_port) {
+        em.dns_message(d.payload, &mut scratch.dns);
+    } else if d.dst_port == SSDP_PORT {
+        if let HttpScan::Request { method, host, .. } = http::scan_request(d.payload) {
+            em.http_request(method, host);
+        }
+    }
+}
+
 /// Look at the in-order start of a TCP direction (or, for HTTP, the start of
 /// the next request) and say what the flow stage should do next.
-fn stream(buf: &[u8], app: &mut App, tls_scratch: &mut Vec<u8>, em: &mut Emit<'_>) -> StreamEvent {
-    if *app != App::Http {
-        match tls::scan_client_hello(buf, tls_scratch) {
-            HelloScan::Hello { sni, ech } => {
-                em.stats.tls_hellos += 1;
-                if ech {
-                    em.stats.tls_hellos_ech += 1;
-                }
-                match sni {
-                    Some(name) => em.name(Protocol::Tls, name, NameDetail::Tls { ech }),
-                    None => em.stats.tls_hellos_without_sni += 1,
-                }
-                return StreamEvent::Done;
+fn stream(buf: &[u8], app: &mut App, scratch: &mut Scratch, em: &mut Emit<'_>) -> StreamEvent {
+    if *app == App::Dns {
+        return dns_tcp(buf, em, &mut scratch.dns);
+    }
+    // A ClientHello may start the stream, follow a CONNECT (App::Http) or
+    // a SOCKS/STARTTLS preamble (App::Probing).
+    match tls::scan_client_hello(buf, &mut scratch.tls) {
+        HelloScan::Hello { sni, ech } => {
+            em.stats.tls_hellos += 1;
+            if ech {
+                em.stats.tls_hellos_ech += 1;
             }
-            HelloScan::NeedMore { .. } => {
-                *app = App::Tls;
-                return StreamEvent::Continue;
+            match sni {
+                Some(name) => em.name(Protocol::Tls, name, NameDetail::Tls { ech }),
+                None => em.stats.tls_hellos_without_sni += 1,
             }
-            HelloScan::Malformed(e) => {
-                WorkerStats::bump(&mut em.stats.tls_malformed, e.label());
-                return StreamEvent::Done;
-            }
-            HelloScan::NotTls => {
-                if *app == App::Tls {
-                    return StreamEvent::Done;
-                }
-            }
+            return StreamEvent::Done;
         }
+        HelloScan::NeedMore { .. } => {
+            *app = App::Tls;
+            return StreamEvent::Continue;
+        }
+        HelloScan::Malformed(e) => {
+            WorkerStats::bump(&mut em.stats.tls_malformed, e.label());
+            return StreamEvent::Done;
+        }
+        HelloScan::NotTls if *app == App::Tls => return StreamEvent::Done,
+        HelloScan::NotTls => {}
     }
     match http::scan_request(buf) {
         HttpScan::Request {
@@ -247,23 +278,40 @@ fn stream(buf: &[u8], app: &mut App, tls_scratch: &mut Vec<u8>, em: &mut Emit<'_
             ..
         } => {
             *app = App::Http;
-            em.stats.http_requests += 1;
-            match host {
-                Some(h) => em.name(
-                    Protocol::Http,
-                    h,
-                    NameDetail::Http {
-                        method: method.into(),
-                    },
-                ),
-                None => em.stats.http_requests_without_host += 1,
-            }
+            em.http_request(method, host);
             StreamEvent::Consumed(head_len)
         }
         HttpScan::NeedMore => StreamEvent::Continue,
+        HttpScan::TooLong { .. } => {
+            em.stats.http_too_long += 1;
+            StreamEvent::Done
+        }
         // Inside an HTTP connection, bytes that do not start a request are a
         // body or a pipelined remainder: wait for the next segment start.
         HttpScan::NotHttp if *app == App::Http => StreamEvent::Skip,
-        _ => StreamEvent::Done,
+        HttpScan::NotHttp => {
+            let n = match *app {
+                App::Probing(n) => n.saturating_add(1),
+                _ => 1,
+            };
+            if usize::from(n) >= limits::MAX_PROBED_SEGMENTS {
+                em.stats.tcp_streams_unclassified += 1;
+                StreamEvent::Done
+            } else {
+                *app = App::Probing(n);
+                StreamEvent::Skip
+            }
+        }
+    }
+}
+
+/// DNS over TCP: one length-prefixed message at a time.
+fn dns_tcp(buf: &[u8], em: &mut Emit<'_>, scratch: &mut DnsScratch) -> StreamEvent {
+    match dns::split_tcp_message(buf) {
+        Some((msg, used)) => {
+            em.dns_message(msg, scratch);
+            StreamEvent::Consumed(used)
+        }
+        None => StreamEvent::Continue,
     }
 }

@@ -80,8 +80,20 @@ pub fn list(set: &SignatureSet, json: bool, out: &mut dyn Write) -> io::Result<(
         .max()
         .unwrap_or(2)
         .max(2);
-    let w_pat = set.rules().iter().map(|r| r.pattern.len()).max().unwrap_or(7).max(7);
-    let w_cat = set.rules().iter().map(|r| r.category.len()).max().unwrap_or(8).max(8);
+    let w_pat = set
+        .rules()
+        .iter()
+        .map(|r| r.pattern.len())
+        .max()
+        .unwrap_or(7)
+        .max(7);
+    let w_cat = set
+        .rules()
+        .iter()
+        .map(|r| r.category.len())
+        .max()
+        .unwrap_or(8)
+        .max(8);
     writeln!(
         out,
         "{:w_id$}  {:w_pat$}  {:w_cat$}  {:10}  VENDOR",
@@ -100,7 +112,11 @@ pub fn list(set: &SignatureSet, json: bool, out: &mut dyn Write) -> io::Result<(
     }
     if !set.ip_rules().is_empty() {
         writeln!(out)?;
-        writeln!(out, "{:w_id$}  {:5}  {:42}  {:10}  VENDOR", "ID", "KIND", "VALUE", "CONFIDENCE")?;
+        writeln!(
+            out,
+            "{:w_id$}  {:5}  {:42}  {:10}  VENDOR",
+            "ID", "KIND", "VALUE", "CONFIDENCE"
+        )?;
         for r in set.ip_rules() {
             writeln!(
                 out,
@@ -115,7 +131,11 @@ pub fn list(set: &SignatureSet, json: bool, out: &mut dyn Write) -> io::Result<(
     }
     if !set.port_rules().is_empty() {
         writeln!(out)?;
-        writeln!(out, "{:w_id$}  {:5}  {:11}  {:10}  VENDOR", "ID", "KIND", "PORTS", "CONFIDENCE")?;
+        writeln!(
+            out,
+            "{:w_id$}  {:5}  {:11}  {:10}  VENDOR",
+            "ID", "KIND", "PORTS", "CONFIDENCE"
+        )?;
         for r in set.port_rules() {
             writeln!(
                 out,
@@ -291,13 +311,19 @@ fn suricata_match(r: &Rule, lowercase_buffer: bool) -> String {
 }
 
 fn export_suricata(set: &SignatureSet, out: &mut dyn Write) -> io::Result<()> {
-    writeln!(out, "# phonehome signature export: Suricata rules (6.0 or later; quic.sni needs 7.0)")?;
+    writeln!(
+        out,
+        "# phonehome signature export: Suricata rules (6.0 or later; quic.sni needs 7.0)"
+    )?;
     writeln!(out, "# packs: {}", pack_summary(set))?;
     writeln!(
         out,
         "# sid = {SURICATA_SID_BASE} + 10 * rule position + (0 dns.query, 1 tls.sni, 2 http.host, 3 quic.sni);"
     )?;
-    writeln!(out, "# sids are stable while rules are only appended to the packs.")?;
+    writeln!(
+        out,
+        "# sids are stable while rules are only appended to the packs."
+    )?;
     writeln!(
         out,
         "# `*.x` patterns match subdomains of x, never x itself: content \".x\" + endswith, no dotprefix."
@@ -327,7 +353,9 @@ fn export_suricata(set: &SignatureSet, out: &mut dyn Write) -> io::Result<()> {
                 confidence = r.confidence.as_str(),
                 detect = suricata_match(r, lower),
                 id = r.id,
-                sid = SURICATA_SID_BASE.saturating_add(pos.saturating_mul(10)).saturating_add(k),
+                sid = SURICATA_SID_BASE
+                    .saturating_add(pos.saturating_mul(10))
+                    .saturating_add(k),
             )?;
         }
     }
@@ -335,8 +363,14 @@ fn export_suricata(set: &SignatureSet, out: &mut dyn Write) -> io::Result<()> {
 }
 
 fn export_zeek(set: &SignatureSet, out: &mut dyn Write) -> io::Result<()> {
-    writeln!(out, "#fields\tindicator\tindicator_type\tmeta.source\tmeta.desc")?;
-    writeln!(out, "# phonehome signature export: Zeek intel file (Intel::DOMAIN)")?;
+    writeln!(
+        out,
+        "#fields\tindicator\tindicator_type\tmeta.source\tmeta.desc"
+    )?;
+    writeln!(
+        out,
+        "# phonehome signature export: Zeek intel file (Intel::DOMAIN)"
+    )?;
     writeln!(out, "# packs: {}", pack_summary(set))?;
     writeln!(
         out,
@@ -373,7 +407,11 @@ fn export_zeek(set: &SignatureSet, out: &mut dyn Write) -> io::Result<()> {
                 base
             }
             PatternKind::InLabel => {
-                writeln!(out, "# {} {}: not expressible in Zeek intel", r.id, r.pattern)?;
+                writeln!(
+                    out,
+                    "# {} {}: not expressible in Zeek intel",
+                    r.id, r.pattern
+                )?;
                 continue;
             }
         };
@@ -393,7 +431,11 @@ fn export_zeek(set: &SignatureSet, out: &mut dyn Write) -> io::Result<()> {
             approx,
             r.note
         ));
-        let desc = if desc.trim().is_empty() { "-".to_string() } else { desc };
+        let desc = if desc.trim().is_empty() {
+            "-".to_string()
+        } else {
+            desc
+        };
         writeln!(
             out,
             "{indicator}\tIntel::DOMAIN\tphonehome:{}\t{desc}",

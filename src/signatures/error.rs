@@ -96,9 +96,9 @@ impl PackError {
     /// The place in a pack the error concerns, when there is one.
     pub fn location(&self) -> Option<&Location> {
         match self {
-            PackError::Read { .. } | PackError::TooLarge { .. } | PackError::EmptyDirectory { .. } => {
-                None
-            }
+            PackError::Read { .. }
+            | PackError::TooLarge { .. }
+            | PackError::EmptyDirectory { .. } => None,
             PackError::Syntax { at, .. }
             | PackError::Header { at, .. }
             | PackError::InvalidId { at, .. }

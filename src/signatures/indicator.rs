@@ -264,7 +264,11 @@ mod tests {
         let p = IpPrefix::parse("2a03:2480::/32").unwrap();
         assert!(p.contains("2a03:2480:ffff::1".parse().unwrap()));
         assert!(!p.contains("2a03:2481::1".parse().unwrap()));
-        assert!(IpPrefix::parse("0.0.0.0/0").unwrap().contains("1.2.3.4".parse().unwrap()));
+        assert!(
+            IpPrefix::parse("0.0.0.0/0")
+                .unwrap()
+                .contains("1.2.3.4".parse().unwrap())
+        );
 
         for bad in [
             "77.74.176.0",
@@ -297,7 +301,17 @@ mod tests {
         assert_eq!(parse_port_range("13000"), Ok((13000, 13000)));
         assert_eq!(parse_port_range("23100-23199"), Ok((23100, 23199)));
         assert_eq!(parse_port_range("65535"), Ok((65535, 65535)));
-        for bad in ["0", "65536", "", "-", "23199-23100", "1-", "a", "1-2-3", "+5"] {
+        for bad in [
+            "0",
+            "65536",
+            "",
+            "-",
+            "23199-23100",
+            "1-",
+            "a",
+            "1-2-3",
+            "+5",
+        ] {
             assert!(parse_port_range(bad).is_err(), "{bad}");
         }
     }

@@ -173,7 +173,10 @@ mod tests {
     use super::*;
 
     fn build(patterns: &[&str]) -> Matcher {
-        let ps: Vec<Pattern> = patterns.iter().map(|p| Pattern::parse(p).unwrap()).collect();
+        let ps: Vec<Pattern> = patterns
+            .iter()
+            .map(|p| Pattern::parse(p).unwrap())
+            .collect();
         let ids: Vec<String> = (0..ps.len()).map(|i| format!("r{i:03}")).collect();
         let ids: Vec<&str> = ids.iter().map(String::as_str).collect();
         Matcher::build(&ps, &ids)
@@ -191,7 +194,11 @@ mod tests {
         assert_eq!(f(b"a.evilkaspersky.com"), None);
         assert_eq!(f(b"kaspersky.com.evil.net"), None);
         assert_eq!(f(b".kaspersky.com"), None, "empty leftmost label");
-        assert_eq!(f(b"a.kaspersky.com.."), None, "only one trailing dot is dropped");
+        assert_eq!(
+            f(b"a.kaspersky.com.."),
+            None,
+            "only one trailing dot is dropped"
+        );
         assert_eq!(f(b""), None);
         assert_eq!(f(b"."), None);
     }
@@ -245,7 +252,11 @@ mod tests {
     #[test]
     fn arbitrary_bytes_do_not_match_or_panic() {
         let m = build(&["*.kaspersky.com", "kaspersky.com"]);
-        assert_eq!(m.find(b"a\0.kaspersky.com"), Ok(Some(0)), "label bytes are opaque");
+        assert_eq!(
+            m.find(b"a\0.kaspersky.com"),
+            Ok(Some(0)),
+            "label bytes are opaque"
+        );
         assert_eq!(m.find(b"kaspersky\0com"), Ok(None));
         assert_eq!(m.find("kaspersky.com\u{0130}".as_bytes()), Ok(None));
         assert_eq!(m.find(&[0xff; 300]), Err(MatchSkip::NameTooLong));

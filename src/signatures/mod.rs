@@ -40,7 +40,9 @@ pub const BUILTIN_PACK: &str = include_str!("../../signatures/kaspersky.toml");
 pub const BUILTIN_PACK_NAME: &str = "<builtin>/kaspersky.toml";
 
 /// How sure a match makes us that a product is installed.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, serde::Serialize, serde::Deserialize)]
+#[derive(
+    Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, serde::Serialize, serde::Deserialize,
+)]
 #[serde(rename_all = "lowercase")]
 pub enum Confidence {
     /// A person browsing a vendor web site could produce this.
@@ -172,7 +174,11 @@ impl SignatureSet {
         let mut errors = Vec::new();
         let mut parsed = Vec::new();
         if default {
-            parsed.extend(pack::parse_pack(BUILTIN_PACK_NAME, BUILTIN_PACK, &mut errors));
+            parsed.extend(pack::parse_pack(
+                BUILTIN_PACK_NAME,
+                BUILTIN_PACK,
+                &mut errors,
+            ));
         }
         for path in extra {
             for (name, text) in read_packs(path, &mut errors) {

@@ -137,9 +137,11 @@ pub(crate) fn valid_id(s: &str) -> bool {
     let b = s.as_bytes();
     !b.is_empty()
         && b.len() <= 64
-        && b.first().is_some_and(|c| c.is_ascii_lowercase() || c.is_ascii_digit())
-        && b.iter()
-            .all(|&c| c.is_ascii_lowercase() || c.is_ascii_digit() || matches!(c, b'-' | b'_' | b'.'))
+        && b.first()
+            .is_some_and(|c| c.is_ascii_lowercase() || c.is_ascii_digit())
+        && b.iter().all(|&c| {
+            c.is_ascii_lowercase() || c.is_ascii_digit() || matches!(c, b'-' | b'_' | b'.')
+        })
 }
 
 /// A category: `[a-z0-9_]{1,64}`.
@@ -150,7 +152,11 @@ fn valid_category(s: &str) -> bool {
             .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == b'_')
 }
 
-fn confidence(lines: &Lines, v: &Spanned<String>, errors: &mut Vec<PackError>) -> Option<Confidence> {
+fn confidence(
+    lines: &Lines,
+    v: &Spanned<String>,
+    errors: &mut Vec<PackError>,
+) -> Option<Confidence> {
     match v.get_ref().as_str() {
         "low" => Some(Confidence::Low),
         "medium" => Some(Confidence::Medium),
@@ -197,7 +203,11 @@ fn non_empty(
 /// Parse one pack. `file` is the name used in locations. Returns `None`
 /// when the file cannot be used at all (syntax error, bad header); rules
 /// with errors are left out and their errors appended to `errors`.
-pub(crate) fn parse_pack(file: &str, text: &str, errors: &mut Vec<PackError>) -> Option<ParsedPack> {
+pub(crate) fn parse_pack(
+    file: &str,
+    text: &str,
+    errors: &mut Vec<PackError>,
+) -> Option<ParsedPack> {
     let lines = Lines::new(file, text);
     let raw: RawPack = match toml::from_str(text) {
         Ok(raw) => raw,
@@ -412,7 +422,8 @@ pub(crate) fn parse_pack(file: &str, text: &str, errors: &mut Vec<PackError>) ->
 mod tests {
     use super::*;
 
-    const HEADER: &str = "[pack]\nformat = 1\nvendor = \"t\"\nversion = \"1\"\ndescription = \"d\"\n";
+    const HEADER: &str =
+        "[pack]\nformat = 1\nvendor = \"t\"\nversion = \"1\"\ndescription = \"d\"\n";
 
     fn parse(body: &str) -> (Option<ParsedPack>, Vec<PackError>) {
         let text = format!("{HEADER}{body}");
@@ -422,7 +433,10 @@ mod tests {
     }
 
     fn lines_of(errors: &[PackError]) -> Vec<usize> {
-        errors.iter().filter_map(|e| e.location().map(|l| l.line)).collect()
+        errors
+            .iter()
+            .filter_map(|e| e.location().map(|l| l.line))
+            .collect()
     }
 
     #[test]
@@ -441,7 +455,10 @@ mod tests {
         assert_eq!(p.domains[0].at.line, 8, "line of the id");
         assert_eq!(p.ips[0].rule.indicator, IpIndicator::Asn(1));
         assert_eq!(p.ports[0].rule.transport, Transport::Udp);
-        assert_eq!((p.ports[0].rule.first, p.ports[0].rule.last), (15000, 15000));
+        assert_eq!(
+            (p.ports[0].rule.first, p.ports[0].rule.last),
+            (15000, 15000)
+        );
     }
 
     #[test]
@@ -472,10 +489,26 @@ mod tests {
         );
         assert!(p.unwrap().domains.is_empty());
         let msgs: Vec<String> = errors.iter().map(ToString::to_string).collect();
-        assert_eq!(lines_of(&errors), vec![7, 8, 9, 10, 11, 23, 15, 16], "{msgs:#?}");
-        assert!(msgs[0].starts_with("t.toml:7: invalid id `Bad Id`"), "{}", msgs[0]);
-        assert!(msgs[1].contains("only allowed in the leftmost label"), "{}", msgs[1]);
-        assert!(msgs[3].starts_with("t.toml:10: bad confidence `hgh`"), "{}", msgs[3]);
+        assert_eq!(
+            lines_of(&errors),
+            vec![7, 8, 9, 10, 11, 23, 15, 16],
+            "{msgs:#?}"
+        );
+        assert!(
+            msgs[0].starts_with("t.toml:7: invalid id `Bad Id`"),
+            "{}",
+            msgs[0]
+        );
+        assert!(
+            msgs[1].contains("only allowed in the leftmost label"),
+            "{}",
+            msgs[1]
+        );
+        assert!(
+            msgs[3].starts_with("t.toml:10: bad confidence `hgh`"),
+            "{}",
+            msgs[3]
+        );
         assert!(msgs[6].contains("bad kind `sctp`"), "{}", msgs[6]);
         assert!(msgs[5].contains("not an ipv4 prefix"), "{}", msgs[5]);
     }
@@ -488,7 +521,11 @@ mod tests {
 
         let (_, errors) = parse("[[domain]]\nid = \"x\"\npattern = \"a.b\"\n");
         assert_eq!(errors.len(), 1);
-        assert!(errors[0].to_string().contains("missing field"), "{}", errors[0]);
+        assert!(
+            errors[0].to_string().contains("missing field"),
+            "{}",
+            errors[0]
+        );
 
         let (_, errors) = parse(
             "[[domain]]\nid = \"x\"\npattern = \"a.b\"\ncategory = \"c\"\nconfidence = \"low\"\n\

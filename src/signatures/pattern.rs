@@ -15,7 +15,7 @@
 
 use std::fmt;
 
-use crate::config::limits::{PATTERN_MAX_LABEL_LEN, MATCH_MAX_NAME_LEN};
+use crate::config::limits::{MATCH_MAX_NAME_LEN, PATTERN_MAX_LABEL_LEN};
 
 /// What shape a pattern has (see the module table).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, serde::Serialize)]
@@ -67,9 +67,14 @@ impl fmt::Display for PatternError {
                 f,
                 "longer than {MATCH_MAX_NAME_LEN} characters, so no DNS name can match it"
             ),
-            PatternError::EmptyLabel => f.write_str("empty label (two dots in a row, or a leading dot)"),
+            PatternError::EmptyLabel => {
+                f.write_str("empty label (two dots in a row, or a leading dot)")
+            }
             PatternError::LabelTooLong => {
-                write!(f, "a label is longer than {PATTERN_MAX_LABEL_LEN} characters")
+                write!(
+                    f,
+                    "a label is longer than {PATTERN_MAX_LABEL_LEN} characters"
+                )
             }
             PatternError::BadChar(c) => write!(
                 f,

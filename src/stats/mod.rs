@@ -57,6 +57,12 @@ pub struct WorkerStats {
     /// HTTP request heads seen, and those without a host.
     pub http_requests: u64,
     pub http_requests_without_host: u64,
+    /// HTTP request heads longer than `limits::HTTP_MAX_HEAD_LEN` with no
+    /// host found in what was scanned.
+    pub http_too_long: u64,
+    /// TCP directions that carried neither a ClientHello nor an HTTP
+    /// request in their first `limits::MAX_PROBED_SEGMENTS` segment starts.
+    pub tcp_streams_unclassified: u64,
     /// Names extracted, by protocol (dns, tls, http, quic).
     pub names: BTreeMap<&'static str, u64>,
     /// Names that matched a signature.
@@ -84,6 +90,8 @@ impl WorkerStats {
         merge_map(&mut self.tls_malformed, &o.tls_malformed);
         self.http_requests += o.http_requests;
         self.http_requests_without_host += o.http_requests_without_host;
+        self.http_too_long += o.http_too_long;
+        self.tcp_streams_unclassified += o.tcp_streams_unclassified;
         merge_map(&mut self.names, &o.names);
         self.alerts += o.alerts;
         self.names_too_long += o.names_too_long;
@@ -123,6 +131,8 @@ impl WorkerStats {
                 "tls_malformed": self.tls_malformed,
                 "http_requests": self.http_requests,
                 "http_requests_without_host": self.http_requests_without_host,
+                "http_too_long": self.http_too_long,
+                "tcp_streams_unclassified": self.tcp_streams_unclassified,
                 "names": self.names,
             },
             "match": {

@@ -46,14 +46,21 @@ struct NameWriter {
 
 impl NameWriter {
     fn new(base: usize) -> NameWriter {
-        NameWriter { base, seen: Vec::new() }
+        NameWriter {
+            base,
+            seen: Vec::new(),
+        }
     }
 
     /// Appends `name` (dot-separated, optional trailing dot; empty or "." is
     /// the root). `compress`: use pointers to earlier suffixes.
     fn write(&mut self, out: &mut Vec<u8>, name: &[u8], compress: bool) -> Result<(), Error> {
         let name = name.strip_suffix(b".").unwrap_or(name);
-        let labels: Vec<&[u8]> = if name.is_empty() { Vec::new() } else { name.split(|&b| b == b'.').collect() };
+        let labels: Vec<&[u8]> = if name.is_empty() {
+            Vec::new()
+        } else {
+            name.split(|&b| b == b'.').collect()
+        };
         for l in &labels {
             if l.is_empty() {
                 return Err(Error::BadName("empty label"));
@@ -63,12 +70,14 @@ impl NameWriter {
             }
         }
         for i in 0..labels.len() {
-            let suffix = labels.get(i..).unwrap_or_default().join(&b'.').to_ascii_lowercase();
-            if compress {
-                if let Some(&(_, off)) = self.seen.iter().find(|(s, _)| *s == suffix) {
-                    out.extend_from_slice(&(0xc000 | off).to_be_bytes());
-                    return Ok(());
-                }
+            let suffix = labels
+                .get(i..)
+                .unwrap_or_default()
+                .join(&b'.')
+                .to_ascii_lowercase();
+            if compress && let Some(&(_, off)) = self.seen.iter().find(|(s, _)| *s == suffix) {
+                out.extend_from_slice(&(0xc000 | off).to_be_bytes());
+                return Ok(());
             }
             let here = out.len() - self.base;
             if here <= usize::from(GEN_DNS_POINTER_MAX_OFFSET) {
@@ -102,7 +111,13 @@ fn opt_record(out: &mut Vec<u8>) {
 
 /// Appends a recursive query (RD=1) for one question. On error `out` is
 /// unchanged.
-pub fn write_query(out: &mut Vec<u8>, id: u16, name: &[u8], qtype: u16, edns: bool) -> Result<(), Error> {
+pub fn write_query(
+    out: &mut Vec<u8>,
+    id: u16,
+    name: &[u8],
+    qtype: u16,
+    edns: bool,
+) -> Result<(), Error> {
     let start = out.len();
     header(out, id, 0x0100, 1, 0, u16::from(edns));
     let mut nw = NameWriter::new(start);
@@ -150,14 +165,21 @@ fn write_response_inner(
     edns: bool,
 ) -> Result<(), Error> {
     let an = u16::try_from(answers.len()).map_err(|_| Error::TooLong("DNS answer count"))?;
-    header(out, id, 0x8180 | u16::from(rcode & 0x0f), 1, an, u16::from(edns));
+    header(
+        out,
+        id,
+        0x8180 | u16::from(rcode & 0x0f),
+        1,
+        an,
+        u16::from(edns),
+    );
     let mut nw = NameWriter::new(start);
     nw.write(out, qname, true)?;
     out.extend_from_slice(&qtype.to_be_bytes());
     out.extend_from_slice(&CLASS_IN.to_be_bytes());
     for a in answers {
         nw.write(out, a.owner, true)?;
-        let (t, ) = match a.data {
+        let (t,) = match a.data {
             Rdata::A(_) => (QTYPE_A,),
             Rdata::Aaaa(_) => (QTYPE_AAAA,),
             Rdata::Cname(_) => (QTYPE_CNAME,),
@@ -172,7 +194,8 @@ fn write_response_inner(
             Rdata::Aaaa(ip) => out.extend_from_slice(&ip.octets()),
             Rdata::Cname(target) => nw.write(out, target, true)?,
         }
-        let rdlen = u16::try_from(out.len() - len_at - 2).map_err(|_| Error::TooLong("DNS rdata"))?;
+        let rdlen =
+            u16::try_from(out.len() - len_at - 2).map_err(|_| Error::TooLong("DNS rdata"))?;
         if let Some(f) = out.get_mut(len_at..len_at + 2) {
             f.copy_from_slice(&rdlen.to_be_bytes());
         }
@@ -207,7 +230,10 @@ mod tests {
         let mut out = Vec::new();
         write_query(&mut out, 1, b"x", QTYPE_A, true).unwrap();
         assert_eq!(&out[10..12], &[0, 1], "ARCOUNT 1");
-        assert_eq!(&out[out.len() - 11..], &[0, 0, 41, 0x04, 0xd0, 0, 0, 0, 0, 0, 0]);
+        assert_eq!(
+            &out[out.len() - 11..],
+            &[0, 0, 41, 0x04, 0xd0, 0, 0, 0, 0, 0, 0]
+        );
     }
 
     #[test]
@@ -225,8 +251,16 @@ mod tests {
     fn response_cname_chain_is_compressed() {
         let mut out = Vec::new();
         let answers = [
-            Answer { owner: b"www.ex.com", ttl: 60, data: Rdata::Cname(b"cdn.ex.com") },
-            Answer { owner: b"cdn.ex.com", ttl: 30, data: Rdata::A(Ipv4Addr::new(192, 0, 2, 7)) },
+            Answer {
+                owner: b"www.ex.com",
+                ttl: 60,
+                data: Rdata::Cname(b"cdn.ex.com"),
+            },
+            Answer {
+                owner: b"cdn.ex.com",
+                ttl: 30,
+                data: Rdata::A(Ipv4Addr::new(192, 0, 2, 7)),
+            },
         ];
         write_response(&mut out, 7, b"www.ex.com", QTYPE_A, &answers, 0, false).unwrap();
         #[rustfmt::skip]
@@ -249,10 +283,27 @@ mod tests {
         use domain::base::Message;
         let mut out = Vec::new();
         let answers = [
-            Answer { owner: b"dnl-03.geo.kaspersky.com", ttl: 60, data: Rdata::Cname(b"dnl-03.geo.kaspersky.com.edge.example.net") },
-            Answer { owner: b"dnl-03.geo.kaspersky.com.edge.example.net", ttl: 20, data: Rdata::Aaaa("2001:db8::5".parse().unwrap()) },
+            Answer {
+                owner: b"dnl-03.geo.kaspersky.com",
+                ttl: 60,
+                data: Rdata::Cname(b"dnl-03.geo.kaspersky.com.edge.example.net"),
+            },
+            Answer {
+                owner: b"dnl-03.geo.kaspersky.com.edge.example.net",
+                ttl: 20,
+                data: Rdata::Aaaa("2001:db8::5".parse().unwrap()),
+            },
         ];
-        write_response(&mut out, 9, b"dnl-03.geo.kaspersky.com", QTYPE_AAAA, &answers, 0, true).unwrap();
+        write_response(
+            &mut out,
+            9,
+            b"dnl-03.geo.kaspersky.com",
+            QTYPE_AAAA,
+            &answers,
+            0,
+            true,
+        )
+        .unwrap();
         let msg = Message::from_octets(out.as_slice()).unwrap();
         assert_eq!(msg.header_counts().ancount(), 2);
         let q = msg.sole_question().unwrap();
@@ -262,6 +313,12 @@ mod tests {
             let rr = rr.unwrap();
             owners.push(rr.owner().to_string());
         }
-        assert_eq!(owners, ["dnl-03.geo.kaspersky.com", "dnl-03.geo.kaspersky.com.edge.example.net"]);
+        assert_eq!(
+            owners,
+            [
+                "dnl-03.geo.kaspersky.com",
+                "dnl-03.geo.kaspersky.com.edge.example.net"
+            ]
+        );
     }
 }

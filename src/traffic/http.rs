@@ -39,13 +39,22 @@ pub fn write_connect(out: &mut Vec<u8>, host: &[u8], port: u16, user_agent: &[u8
         b"CONNECT",
         &authority,
         &authority,
-        &[(b"User-Agent", user_agent), (b"Proxy-Connection", b"keep-alive")],
+        &[
+            (b"User-Agent", user_agent),
+            (b"Proxy-Connection", b"keep-alive"),
+        ],
         None,
     );
 }
 
 /// Appends a response head with Content-Length (omitted when `None`).
-pub fn write_response(out: &mut Vec<u8>, status: u16, reason: &[u8], content_type: Option<&[u8]>, content_length: Option<usize>) {
+pub fn write_response(
+    out: &mut Vec<u8>,
+    status: u16,
+    reason: &[u8],
+    content_type: Option<&[u8]>,
+    content_length: Option<usize>,
+) {
     out.extend_from_slice(format!("HTTP/1.1 {status} ").as_bytes());
     out.extend_from_slice(reason);
     out.extend_from_slice(b"\r\n");
@@ -67,7 +76,14 @@ mod tests {
     #[test]
     fn get_request_bytes() {
         let mut out = Vec::new();
-        write_request(&mut out, b"GET", b"/bases/av/kdb/i386/kdb-i386-0607g.xml.dif", b"dnl-03.geo.kaspersky.com", &[(b"Accept", b"*/*")], None);
+        write_request(
+            &mut out,
+            b"GET",
+            b"/bases/av/kdb/i386/kdb-i386-0607g.xml.dif",
+            b"dnl-03.geo.kaspersky.com",
+            &[(b"Accept", b"*/*")],
+            None,
+        );
         assert_eq!(
             out,
             b"GET /bases/av/kdb/i386/kdb-i386-0607g.xml.dif HTTP/1.1\r\nHost: dnl-03.geo.kaspersky.com\r\nAccept: */*\r\n\r\n"

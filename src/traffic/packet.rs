@@ -70,22 +70,38 @@ pub enum Link {
     RawIp,
     /// Linux "cooked" capture v2 (LINKTYPE_LINUX_SLL2 = 276).
     /// `packet_type`: 0 = to us, 4 = outgoing (packet(7)).
-    Sll2 { ifindex: u32, packet_type: u8, addr: Mac },
+    Sll2 {
+        ifindex: u32,
+        packet_type: u8,
+        addr: Mac,
+    },
 }
 
 impl Link {
     /// Ethernet without tags.
     pub fn eth(src: Mac, dst: Mac) -> Link {
-        Link::Ethernet { src, dst, vlan: Vlan::None }
+        Link::Ethernet {
+            src,
+            dst,
+            vlan: Vlan::None,
+        }
     }
 
     /// The same link seen in the other direction (MACs swapped; SLL2 packet
     /// type flipped between incoming and outgoing).
     pub fn reversed(self) -> Link {
         match self {
-            Link::Ethernet { src, dst, vlan } => Link::Ethernet { src: dst, dst: src, vlan },
+            Link::Ethernet { src, dst, vlan } => Link::Ethernet {
+                src: dst,
+                dst: src,
+                vlan,
+            },
             Link::RawIp => Link::RawIp,
-            Link::Sll2 { ifindex, packet_type, addr } => Link::Sll2 {
+            Link::Sll2 {
+                ifindex,
+                packet_type,
+                addr,
+            } => Link::Sll2 {
                 ifindex,
                 packet_type: if packet_type == 4 { 0 } else { 4 },
                 addr,
@@ -128,7 +144,11 @@ fn push_link(out: &mut Vec<u8>, link: &Link, ethertype: u16) {
             out.extend_from_slice(&ethertype.to_be_bytes());
         }
         Link::RawIp => {}
-        Link::Sll2 { ifindex, packet_type, addr } => {
+        Link::Sll2 {
+            ifindex,
+            packet_type,
+            addr,
+        } => {
             out.extend_from_slice(&ethertype.to_be_bytes()); // protocol type
             out.extend_from_slice(&[0, 0]); // reserved (MBZ)
             out.extend_from_slice(&ifindex.to_be_bytes());
@@ -304,7 +324,14 @@ fn write_udp_inner(
 ) -> Result<(), Error> {
     let udp_len = u16::try_from(payload.len() + 8).map_err(|_| Error::TooLong("UDP datagram"))?;
     push_link(out, link, ethertype_of(src.ip()));
-    let mut sum = push_ip(out, src.ip(), dst.ip(), IPPROTO_UDP, usize::from(udp_len), opts)?;
+    let mut sum = push_ip(
+        out,
+        src.ip(),
+        dst.ip(),
+        IPPROTO_UDP,
+        usize::from(udp_len),
+        opts,
+    )?;
     let start = out.len();
     out.extend_from_slice(&src.port().to_be_bytes());
     out.extend_from_slice(&dst.port().to_be_bytes());
@@ -370,10 +397,21 @@ fn write_tcp_inner(
         }
         None => [0; 12],
     };
-    let options: &[u8] = if tcp.syn_options.is_some() { &opt_buf } else { &[] };
+    let options: &[u8] = if tcp.syn_options.is_some() {
+        &opt_buf
+    } else {
+        &[]
+    };
     let hdr_len = 20 + options.len();
     push_link(out, link, ethertype_of(src.ip()));
-    let mut sum = push_ip(out, src.ip(), dst.ip(), IPPROTO_TCP, hdr_len + payload.len(), opts)?;
+    let mut sum = push_ip(
+        out,
+        src.ip(),
+        dst.ip(),
+        IPPROTO_TCP,
+        hdr_len + payload.len(),
+        opts,
+    )?;
     let start = out.len();
     out.extend_from_slice(&src.port().to_be_bytes());
     out.extend_from_slice(&dst.port().to_be_bytes());
@@ -409,7 +447,15 @@ pub fn write_arp(
     target: (Mac, Ipv4Addr),
 ) {
     let start = out.len();
-    push_link(out, &Link::Ethernet { src: src_mac, dst: dst_mac, vlan }, ETHERTYPE_ARP);
+    push_link(
+        out,
+        &Link::Ethernet {
+            src: src_mac,
+            dst: dst_mac,
+            vlan,
+        },
+        ETHERTYPE_ARP,
+    );
     out.extend_from_slice(&1u16.to_be_bytes()); // hardware: Ethernet
     out.extend_from_slice(&ETHERTYPE_IPV4.to_be_bytes());
     out.push(6);
@@ -472,7 +518,10 @@ mod tests {
         // Classic example header (Wikipedia "IPv4 header checksum"):
         // 4500 0073 0000 4000 4011 [b861] c0a8 0001 c0a8 00c7.
         let mut out = Vec::new();
-        let opts = IpOpts { ttl: 0x40, ident: 0 };
+        let opts = IpOpts {
+            ttl: 0x40,
+            ident: 0,
+        };
         push_ip(
             &mut out,
             "192.168.0.1".parse().unwrap(),
@@ -494,9 +543,20 @@ mod tests {
     #[test]
     fn udp_frame_layout_and_checksum_verify() {
         let mut out = Vec::new();
-        let link = Link::Ethernet { src: local_mac(1), dst: local_mac(2), vlan: Vlan::Tag(20) };
-        write_udp(&mut out, &link, sa("10.0.0.2:5353"), sa("10.0.0.1:53"), IpOpts::default(), b"abc")
-            .unwrap();
+        let link = Link::Ethernet {
+            src: local_mac(1),
+            dst: local_mac(2),
+            vlan: Vlan::Tag(20),
+        };
+        write_udp(
+            &mut out,
+            &link,
+            sa("10.0.0.2:5353"),
+            sa("10.0.0.1:53"),
+            IpOpts::default(),
+            b"abc",
+        )
+        .unwrap();
         // dst mac, src mac, 8100, TCI 0014, 0800
         assert_eq!(&out[12..18], &[0x81, 0x00, 0x00, 0x14, 0x08, 0x00]);
         let ip = &out[18..];
@@ -514,9 +574,23 @@ mod tests {
     #[test]
     fn tcp_v6_syn_options_and_checksum_verify() {
         let mut out = Vec::new();
-        let tcp = TcpFields { seq: 1, ack: 0, flags: TCP_SYN, window: 64240, syn_options: Some(1440) };
-        write_tcp(&mut out, &Link::RawIp, sa("[fd00::1]:40000"), sa("[2001:db8::1]:443"), IpOpts::default(), tcp, &[])
-            .unwrap();
+        let tcp = TcpFields {
+            seq: 1,
+            ack: 0,
+            flags: TCP_SYN,
+            window: 64240,
+            syn_options: Some(1440),
+        };
+        write_tcp(
+            &mut out,
+            &Link::RawIp,
+            sa("[fd00::1]:40000"),
+            sa("[2001:db8::1]:443"),
+            IpOpts::default(),
+            tcp,
+            &[],
+        )
+        .unwrap();
         assert_eq!(out.len(), 40 + 32);
         assert_eq!(out[0] >> 4, 6);
         assert_eq!(&out[4..6], &32u16.to_be_bytes());
@@ -534,10 +608,24 @@ mod tests {
     #[test]
     fn mismatched_families_and_oversize_are_errors_and_leave_out_unchanged() {
         let mut out = vec![1, 2, 3];
-        let r = write_udp(&mut out, &Link::RawIp, sa("10.0.0.1:1"), sa("[::1]:2"), IpOpts::default(), b"");
+        let r = write_udp(
+            &mut out,
+            &Link::RawIp,
+            sa("10.0.0.1:1"),
+            sa("[::1]:2"),
+            IpOpts::default(),
+            b"",
+        );
         assert!(matches!(r, Err(Error::AddressFamilyMismatch)));
         let big = vec![0u8; 70_000];
-        let r = write_udp(&mut out, &Link::RawIp, sa("10.0.0.1:1"), sa("10.0.0.2:2"), IpOpts::default(), &big);
+        let r = write_udp(
+            &mut out,
+            &Link::RawIp,
+            sa("10.0.0.1:1"),
+            sa("10.0.0.2:2"),
+            IpOpts::default(),
+            &big,
+        );
         assert!(matches!(r, Err(Error::TooLong(_))));
         assert_eq!(out, [1, 2, 3]);
     }
@@ -550,22 +638,47 @@ mod tests {
             &mut out,
             a,
             [0xff; 6],
-            Vlan::QinQ { outer: 100, inner: 24 },
+            Vlan::QinQ {
+                outer: 100,
+                inner: 24,
+            },
             ARP_REQUEST,
             (a, Ipv4Addr::new(10, 0, 0, 24)),
             ([0; 6], Ipv4Addr::new(10, 0, 0, 1)),
         );
         assert_eq!(out.len(), 60);
-        assert_eq!(&out[12..22], &[0x88, 0xa8, 0x00, 100, 0x81, 0x00, 0x00, 24, 0x08, 0x06]);
+        assert_eq!(
+            &out[12..22],
+            &[0x88, 0xa8, 0x00, 100, 0x81, 0x00, 0x00, 24, 0x08, 0x06]
+        );
     }
 
     #[test]
     fn sll2_header_layout() {
         let mut out = Vec::new();
-        let link = Link::Sll2 { ifindex: 3, packet_type: 4, addr: local_mac(9) };
-        write_udp(&mut out, &link, sa("10.0.0.2:1"), sa("10.0.0.1:2"), IpOpts::default(), b"").unwrap();
+        let link = Link::Sll2 {
+            ifindex: 3,
+            packet_type: 4,
+            addr: local_mac(9),
+        };
+        write_udp(
+            &mut out,
+            &link,
+            sa("10.0.0.2:1"),
+            sa("10.0.0.1:2"),
+            IpOpts::default(),
+            b"",
+        )
+        .unwrap();
         assert_eq!(&out[..12], &[0x08, 0x00, 0, 0, 0, 0, 0, 3, 0, 1, 4, 6]);
         assert_eq!(out[20] >> 4, 4);
-        assert_eq!(link.reversed(), Link::Sll2 { ifindex: 3, packet_type: 0, addr: local_mac(9) });
+        assert_eq!(
+            link.reversed(),
+            Link::Sll2 {
+                ifindex: 3,
+                packet_type: 0,
+                addr: local_mac(9)
+            }
+        );
     }
 }

@@ -67,7 +67,12 @@ impl<W: Write> PcapWriter<W> {
         h[16..20].copy_from_slice(&SNAPLEN.to_le_bytes());
         h[20..24].copy_from_slice(&linktype.to_le_bytes());
         w.write_all(&h)?;
-        Ok(PcapWriter { w, res, packets: 0, bytes: FILE_HEADER_LEN })
+        Ok(PcapWriter {
+            w,
+            res,
+            packets: 0,
+            bytes: FILE_HEADER_LEN,
+        })
     }
 
     /// Appends one packet with timestamp `ts_ns` (nanoseconds since the Unix
@@ -94,6 +99,20 @@ impl<W: Write> PcapWriter<W> {
         Ok(())
     }
 
+    /// Timestamp resolution of the file.
+    pub fn resolution(&self) -> TsResolution {
+        self.res
+    }
+
+    /// `ts_ns` as it will read back from this file (truncated to µs in a
+    /// microsecond file).
+    pub fn stored_ts(&self, ts_ns: u64) -> u64 {
+        match self.res {
+            TsResolution::Micros => ts_ns / 1_000 * 1_000,
+            TsResolution::Nanos => ts_ns,
+        }
+    }
+
     /// Packets written so far.
     pub fn packets(&self) -> u64 {
         self.packets
@@ -118,7 +137,8 @@ mod tests {
     #[test]
     fn header_and_record_bytes() {
         let mut w = PcapWriter::new(Vec::new(), LINKTYPE_ETHERNET, TsResolution::Micros).unwrap();
-        w.write_packet(1_700_000_000_123_456_789, &[0xaa, 0xbb]).unwrap();
+        w.write_packet(1_700_000_000_123_456_789, &[0xaa, 0xbb])
+            .unwrap();
         assert_eq!(w.packets(), 1);
         assert_eq!(w.bytes(), 24 + 16 + 2);
         let out = w.finish().unwrap();
@@ -129,7 +149,10 @@ mod tests {
             ]
         );
         // 1_700_000_000 = 0x6553f100; 123_456 µs = 0x0001e240.
-        assert_eq!(&out[24..32], &[0x00, 0xf1, 0x53, 0x65, 0x40, 0xe2, 0x01, 0x00]);
+        assert_eq!(
+            &out[24..32],
+            &[0x00, 0xf1, 0x53, 0x65, 0x40, 0xe2, 0x01, 0x00]
+        );
         assert_eq!(&out[32..42], &[2, 0, 0, 0, 2, 0, 0, 0, 0xaa, 0xbb]);
     }
 

@@ -62,7 +62,11 @@ pub struct Session {
 
 impl Session {
     pub fn new(start: TsNs) -> Session {
-        Session { pkts: VecDeque::new(), now: start, pending_first: None }
+        Session {
+            pkts: VecDeque::new(),
+            now: start,
+            pending_first: None,
+        }
     }
 
     /// Current time of the session (timestamp of the next frame).
@@ -103,10 +107,10 @@ impl Session {
 
     /// Marks `first..=last` as carrying a message named by `rec`.
     pub fn attach_name(&mut self, first: usize, last: usize, rec: NameRecord) {
-        if first != last {
-            if let Some(p) = self.pkts.get_mut(first) {
-                p.starts_name = true;
-            }
+        if first != last
+            && let Some(p) = self.pkts.get_mut(first)
+        {
+            p.starts_name = true;
         }
         if let Some(p) = self.pkts.get_mut(last) {
             p.names.push(rec);
@@ -120,11 +124,21 @@ impl Session {
 
 fn meta_for(link: &Link, ip: IpAddr) -> Meta {
     let (vlan, qinq) = match link {
-        Link::Ethernet { vlan: Vlan::Tag(_), .. } => (true, false),
-        Link::Ethernet { vlan: Vlan::QinQ { .. }, .. } => (true, true),
+        Link::Ethernet {
+            vlan: Vlan::Tag(_), ..
+        } => (true, false),
+        Link::Ethernet {
+            vlan: Vlan::QinQ { .. },
+            ..
+        } => (true, true),
         _ => (false, false),
     };
-    Meta { vlan, qinq, ipv6: ip.is_ipv6(), ..Meta::default() }
+    Meta {
+        vlan,
+        qinq,
+        ipv6: ip.is_ipv6(),
+        ..Meta::default()
+    }
 }
 
 /// The two directions of a conversation between `client` and a peer
@@ -139,8 +153,17 @@ pub struct Path {
 
 impl Path {
     pub fn ethernet(client: &Host, hop: Mac) -> Path {
-        let c2s = Link::Ethernet { src: client.mac, dst: hop, vlan: client.vlan };
-        Path { c2s, s2c: c2s.reversed(), client_mac: Some(client.mac), vlan: client.vlan.outer() }
+        let c2s = Link::Ethernet {
+            src: client.mac,
+            dst: hop,
+            vlan: client.vlan,
+        };
+        Path {
+            c2s,
+            s2c: c2s.reversed(),
+            client_mac: Some(client.mac),
+            vlan: client.vlan.outer(),
+        }
     }
 }
 
@@ -156,16 +179,35 @@ pub struct UdpFlow {
 
 impl UdpFlow {
     pub fn new(path: Path, client: SocketAddr, server: SocketAddr, ident_seed: u32) -> UdpFlow {
-        UdpFlow { path, client, server, ident_c: ident_seed as u16, ident_s: (ident_seed >> 16) as u16 }
+        UdpFlow {
+            path,
+            client,
+            server,
+            ident_c: ident_seed as u16,
+            ident_s: (ident_seed >> 16) as u16,
+        }
     }
 
     /// Client → server datagram; returns its index in the session.
     pub fn c2s(&mut self, s: &mut Session, payload: &[u8]) -> Result<usize, Error> {
         self.ident_c = self.ident_c.wrapping_add(1);
         let mut f = Vec::with_capacity(payload.len() + 62);
-        let opts = IpOpts { ttl: 64, ident: self.ident_c };
-        packet::write_udp(&mut f, &self.path.c2s, self.client, self.server, opts, payload)?;
-        let meta = Meta { udp: true, ..meta_for(&self.path.c2s, self.client.ip()) };
+        let opts = IpOpts {
+            ttl: 64,
+            ident: self.ident_c,
+        };
+        packet::write_udp(
+            &mut f,
+            &self.path.c2s,
+            self.client,
+            self.server,
+            opts,
+            payload,
+        )?;
+        let meta = Meta {
+            udp: true,
+            ..meta_for(&self.path.c2s, self.client.ip())
+        };
         Ok(s.push(f, meta))
     }
 
@@ -173,9 +215,22 @@ impl UdpFlow {
     pub fn s2c(&mut self, s: &mut Session, payload: &[u8]) -> Result<usize, Error> {
         self.ident_s = self.ident_s.wrapping_add(1);
         let mut f = Vec::with_capacity(payload.len() + 62);
-        let opts = IpOpts { ttl: 57, ident: self.ident_s };
-        packet::write_udp(&mut f, &self.path.s2c, self.server, self.client, opts, payload)?;
-        let meta = Meta { udp: true, ..meta_for(&self.path.s2c, self.server.ip()) };
+        let opts = IpOpts {
+            ttl: 57,
+            ident: self.ident_s,
+        };
+        packet::write_udp(
+            &mut f,
+            &self.path.s2c,
+            self.server,
+            self.client,
+            opts,
+            payload,
+        )?;
+        let meta = Meta {
+            udp: true,
+            ..meta_for(&self.path.s2c, self.server.ip())
+        };
         Ok(s.push(f, meta))
     }
 }
@@ -199,12 +254,26 @@ pub struct TcpFlow {
     pub rtt_ns: u64,
     /// Gap between back-to-back segments, ns.
     pub gap_ns: u64,
+    /// The receiver ACKs every `ack_every`-th data segment (1 = quick ACK,
+    /// 2 = delayed ACK, RFC 9293 section 3.8.6.3) and the last one.
+    pub ack_every: usize,
     window: u16,
 }
 
 impl TcpFlow {
-    pub fn new(path: Path, client: SocketAddr, server: SocketAddr, isn_c: u32, isn_s: u32, rtt_ns: u64) -> TcpFlow {
-        let mss = if client.is_ipv6() { GEN_TCP_MSS_V4 - 20 } else { GEN_TCP_MSS_V4 };
+    pub fn new(
+        path: Path,
+        client: SocketAddr,
+        server: SocketAddr,
+        isn_c: u32,
+        isn_s: u32,
+        rtt_ns: u64,
+    ) -> TcpFlow {
+        let mss = if client.is_ipv6() {
+            GEN_TCP_MSS_V4 - 20
+        } else {
+            GEN_TCP_MSS_V4
+        };
         TcpFlow {
             udp: UdpFlow::new(path, client, server, isn_c ^ isn_s),
             c_seq: isn_c,
@@ -212,37 +281,72 @@ impl TcpFlow {
             mss,
             rtt_ns,
             gap_ns: 80_000,
+            ack_every: 2,
             window: 502,
         }
     }
 
-    fn seg(&mut self, s: &mut Session, dir: Dir, flags: u8, payload: &[u8], syn_mss: Option<u16>) -> Result<usize, Error> {
+    fn seg(
+        &mut self,
+        s: &mut Session,
+        dir: Dir,
+        flags: u8,
+        payload: &[u8],
+        syn_mss: Option<u16>,
+    ) -> Result<usize, Error> {
         let (link, src, dst, seq, ack, ip) = match dir {
             Dir::C2s => {
                 self.udp.ident_c = self.udp.ident_c.wrapping_add(1);
-                (self.udp.path.c2s, self.udp.client, self.udp.server, self.c_seq, self.s_seq, IpOpts { ttl: 64, ident: self.udp.ident_c })
+                (
+                    self.udp.path.c2s,
+                    self.udp.client,
+                    self.udp.server,
+                    self.c_seq,
+                    self.s_seq,
+                    IpOpts {
+                        ttl: 64,
+                        ident: self.udp.ident_c,
+                    },
+                )
             }
             Dir::S2c => {
                 self.udp.ident_s = self.udp.ident_s.wrapping_add(1);
-                (self.udp.path.s2c, self.udp.server, self.udp.client, self.s_seq, self.c_seq, IpOpts { ttl: 57, ident: self.udp.ident_s })
+                (
+                    self.udp.path.s2c,
+                    self.udp.server,
+                    self.udp.client,
+                    self.s_seq,
+                    self.c_seq,
+                    IpOpts {
+                        ttl: 57,
+                        ident: self.udp.ident_s,
+                    },
+                )
             }
         };
         let fields = TcpFields {
             seq,
             ack: if flags & packet::TCP_ACK != 0 { ack } else { 0 },
             flags,
-            window: if syn_mss.is_some() { 64240 } else { self.window },
+            window: if syn_mss.is_some() {
+                64240
+            } else {
+                self.window
+            },
             syn_options: syn_mss,
         };
         let mut f = Vec::with_capacity(payload.len() + 78);
         packet::write_tcp(&mut f, &link, src, dst, ip, fields, payload)?;
-        let consumed = payload.len() as u32
-            + u32::from(flags & (packet::TCP_SYN | packet::TCP_FIN) != 0);
+        let consumed =
+            payload.len() as u32 + u32::from(flags & (packet::TCP_SYN | packet::TCP_FIN) != 0);
         match dir {
             Dir::C2s => self.c_seq = self.c_seq.wrapping_add(consumed),
             Dir::S2c => self.s_seq = self.s_seq.wrapping_add(consumed),
         }
-        let meta = Meta { tcp: true, ..meta_for(&link, src.ip()) };
+        let meta = Meta {
+            tcp: true,
+            ..meta_for(&link, src.ip())
+        };
         Ok(s.push(f, meta))
     }
 
@@ -251,21 +355,38 @@ impl TcpFlow {
         let mss = self.mss as u16;
         self.seg(s, Dir::C2s, packet::TCP_SYN, &[], Some(mss))?;
         s.advance(self.rtt_ns);
-        self.seg(s, Dir::S2c, packet::TCP_SYN | packet::TCP_ACK, &[], Some(mss))?;
+        self.seg(
+            s,
+            Dir::S2c,
+            packet::TCP_SYN | packet::TCP_ACK,
+            &[],
+            Some(mss),
+        )?;
         s.advance(self.rtt_ns / 8 + 1_000);
         self.seg(s, Dir::C2s, packet::TCP_ACK, &[], None)?;
         Ok(())
     }
 
     /// Sends `data` from `dir` in MSS-sized segments (PSH on the last),
-    /// the receiver ACKing every second segment and the last. Returns the
+    /// the receiver ACKing per `ack_every` and after the last. Returns the
     /// session indices of the first and last data segment.
-    pub fn send(&mut self, s: &mut Session, dir: Dir, data: &[u8]) -> Result<(usize, usize), Error> {
+    pub fn send(
+        &mut self,
+        s: &mut Session,
+        dir: Dir,
+        data: &[u8],
+    ) -> Result<(usize, usize), Error> {
         self.send_segmented(s, dir, data, self.mss)
     }
 
     /// Like [`send`](Self::send) with an explicit segment size.
-    pub fn send_segmented(&mut self, s: &mut Session, dir: Dir, data: &[u8], seg_size: usize) -> Result<(usize, usize), Error> {
+    pub fn send_segmented(
+        &mut self,
+        s: &mut Session,
+        dir: Dir,
+        data: &[u8],
+        seg_size: usize,
+    ) -> Result<(usize, usize), Error> {
         let back = match dir {
             Dir::C2s => Dir::S2c,
             Dir::S2c => Dir::C2s,
@@ -278,10 +399,14 @@ impl TcpFlow {
             if i > 0 {
                 s.advance(self.gap_ns);
             }
-            let flags = if i + 1 == n { packet::TCP_PSH | packet::TCP_ACK } else { packet::TCP_ACK };
+            let flags = if i + 1 == n {
+                packet::TCP_PSH | packet::TCP_ACK
+            } else {
+                packet::TCP_ACK
+            };
             last = self.seg(s, dir, flags, c, None)?;
             first.get_or_insert(last);
-            if i % 2 == 1 || i + 1 == n {
+            if (i + 1) % self.ack_every.max(1) == 0 || i + 1 == n {
                 s.advance(self.gap_ns / 4 + 500);
                 // The receiver's ACK, seen from our capture point.
                 self.seg(s, back, packet::TCP_ACK, &[], None)?;
@@ -352,9 +477,15 @@ impl Mixer {
     /// Writes the next frame; `Ok(false)` when nothing is left or the
     /// recorder's size target is reached.
     pub fn step<W: Write>(&mut self, rec: &mut Recorder<W>) -> Result<bool, Error> {
-        let Some(Reverse((_, seq, slot))) = self.heap.pop() else { return Ok(false) };
-        let Some(sess) = self.slots.get_mut(slot).and_then(Option::as_mut) else { return Ok(false) };
-        let Some(pkt) = sess.pkts.pop_front() else { return Ok(false) };
+        let Some(Reverse((_, seq, slot))) = self.heap.pop() else {
+            return Ok(false);
+        };
+        let Some(sess) = self.slots.get_mut(slot).and_then(Option::as_mut) else {
+            return Ok(false);
+        };
+        let Some(pkt) = sess.pkts.pop_front() else {
+            return Ok(false);
+        };
         let written = rec.write(pkt, &mut sess.pending_first)?;
         match sess.front_ts() {
             Some(ts) => self.heap.push(Reverse((ts, seq, slot))),
@@ -380,7 +511,12 @@ pub struct Recorder<W: Write> {
 
 impl<W: Write> Recorder<W> {
     pub fn new(pcap: PcapWriter<W>, truth: TruthBuilder, size_limit: Option<u64>) -> Recorder<W> {
-        Recorder { pcap, truth, size_limit, stopped: false }
+        Recorder {
+            pcap,
+            truth,
+            size_limit,
+            stopped: false,
+        }
     }
 
     pub fn stopped(&self) -> bool {
@@ -393,15 +529,17 @@ impl<W: Write> Recorder<W> {
         if self.stopped {
             return Ok(false);
         }
-        if let Some(limit) = self.size_limit {
-            if self.pcap.bytes() + RECORD_HEADER_LEN + pkt.frame.len() as u64 > limit {
-                self.stopped = true;
-                return Ok(false);
-            }
+        if let Some(limit) = self.size_limit
+            && self.pcap.bytes() + RECORD_HEADER_LEN + pkt.frame.len() as u64 > limit
+        {
+            self.stopped = true;
+            return Ok(false);
         }
         self.pcap.write_packet(pkt.ts, &pkt.frame)?;
         let no = self.pcap.packets();
-        self.truth.saw_ts(pkt.ts);
+        // The truth reports times as they read back from the file.
+        let ts = self.pcap.stored_ts(pkt.ts);
+        self.truth.saw_ts(ts);
         let c = self.truth.counts_mut();
         let m = pkt.meta;
         c.frames_vlan_tagged += u64::from(m.vlan);
@@ -414,11 +552,15 @@ impl<W: Write> Recorder<W> {
         if pkt.starts_name {
             *pending_first = Some(no);
         }
-        let first = if pkt.names.is_empty() { None } else { pending_first.take() };
+        let first = if pkt.names.is_empty() {
+            None
+        } else {
+            pending_first.take()
+        };
         for mut r in pkt.names.drain(..) {
             r.packet = no;
             r.first_packet = first.unwrap_or(no);
-            r.ts_ns = pkt.ts;
+            r.ts_ns = ts;
             self.truth.add_name(r);
         }
         for mut a in pkt.answers.drain(..) {

@@ -134,7 +134,12 @@ fn ext_supported_versions(vals: &[u16]) -> Result<Ext, Error> {
 }
 
 /// key_share (RFC 8446 section 4.2.8): KeyShareEntry client_shares<0..2^16-1>.
-fn ext_key_share(rng: &mut Rng, grease_group: Option<u16>, pq: bool, extra_p256: bool) -> Result<Ext, Error> {
+fn ext_key_share(
+    rng: &mut Rng,
+    grease_group: Option<u16>,
+    pq: bool,
+    extra_p256: bool,
+) -> Result<Ext, Error> {
     let mut shares = Vec::new();
     if let Some(g) = grease_group {
         push_u16(&mut shares, g);
@@ -174,7 +179,9 @@ fn ext_ech_grease(rng: &mut Rng) -> Result<Ext, Error> {
 
 /// The extensions of `spec` in wire order.
 fn extensions(spec: &HelloSpec<'_>, rng: &mut Rng) -> Result<Vec<Ext>, Error> {
-    let sig_algs: &[u16] = &[0x0403, 0x0804, 0x0401, 0x0503, 0x0805, 0x0501, 0x0806, 0x0601];
+    let sig_algs: &[u16] = &[
+        0x0403, 0x0804, 0x0401, 0x0503, 0x0805, 0x0501, 0x0806, 0x0601,
+    ];
     let mut exts: Vec<Ext> = Vec::new();
     match spec.shape {
         Shape::Chrome => {
@@ -263,7 +270,11 @@ fn extensions(spec: &HelloSpec<'_>, rng: &mut Rng) -> Result<Vec<Ext>, Error> {
 
 /// Appends one ClientHello handshake message (type 1, 24-bit length, body).
 /// On error `out` is unchanged.
-pub fn write_client_hello(out: &mut Vec<u8>, spec: &HelloSpec<'_>, rng: &mut Rng) -> Result<(), Error> {
+pub fn write_client_hello(
+    out: &mut Vec<u8>,
+    spec: &HelloSpec<'_>,
+    rng: &mut Rng,
+) -> Result<(), Error> {
     let mut body = Vec::with_capacity(2048);
     push_u16(&mut body, 0x0303); // legacy_version
     body.extend_from_slice(&random_bytes(rng, 32)); // random
@@ -278,8 +289,8 @@ pub fn write_client_hello(out: &mut Vec<u8>, spec: &HelloSpec<'_>, rng: &mut Rng
             s
         }
         Shape::Firefox => vec![
-            0x1301, 0x1303, 0x1302, 0xc02b, 0xc02f, 0xcca9, 0xcca8, 0xc02c, 0xc030, 0xc00a,
-            0xc009, 0xc013, 0xc014, 0x009c, 0x009d, 0x002f, 0x0035,
+            0x1301, 0x1303, 0x1302, 0xc02b, 0xc02f, 0xcca9, 0xcca8, 0xc02c, 0xc030, 0xc00a, 0xc009,
+            0xc013, 0xc014, 0x009c, 0x009d, 0x002f, 0x0035,
         ],
         Shape::Agent => vec![0x1302, 0x1301, 0x1303, 0xc030, 0xc02f, 0xc02c, 0xc02b],
     };
@@ -306,7 +317,13 @@ pub fn write_client_hello(out: &mut Vec<u8>, spec: &HelloSpec<'_>, rng: &mut Rng
 /// in `splits` (each relative to `data`, ascending; out-of-range ones are
 /// ignored). A split inside a handshake message fragments it over records
 /// (RFC 8446 section 5.1).
-pub fn write_records(out: &mut Vec<u8>, content_type: u8, version: u16, data: &[u8], splits: &[usize]) -> Result<(), Error> {
+pub fn write_records(
+    out: &mut Vec<u8>,
+    content_type: u8,
+    version: u16,
+    data: &[u8],
+    splits: &[usize],
+) -> Result<(), Error> {
     let mut from = 0usize;
     let valid = splits.iter().copied().filter(|&s| s < data.len());
     for end in valid.chain(std::iter::once(data.len())) {
@@ -328,7 +345,11 @@ pub fn write_records(out: &mut Vec<u8>, content_type: u8, version: u16, data: &[
 /// Appends a TLS 1.3 ServerHello handshake message (RFC 8446 section
 /// 4.1.3): echoes `session_id`, picks TLS_AES_128_GCM_SHA256, carries
 /// supported_versions (0x0304) and an X25519 key_share.
-pub fn write_server_hello(out: &mut Vec<u8>, session_id: &[u8], rng: &mut Rng) -> Result<(), Error> {
+pub fn write_server_hello(
+    out: &mut Vec<u8>,
+    session_id: &[u8],
+    rng: &mut Rng,
+) -> Result<(), Error> {
     let mut body = Vec::with_capacity(128);
     push_u16(&mut body, 0x0303);
     body.extend_from_slice(&random_bytes(rng, 32));
@@ -367,14 +388,23 @@ pub fn sni_offset(hello: &[u8], host: &[u8]) -> Option<usize> {
 mod tests {
     use super::*;
     use tls_parser::{
-        parse_tls_extensions, parse_tls_message_handshake, TlsExtension, TlsMessage,
-        TlsMessageHandshake,
+        TlsExtension, TlsMessage, TlsMessageHandshake, parse_tls_extensions,
+        parse_tls_message_handshake,
     };
 
     fn hello(shape: Shape, pq: bool, sni: &[u8], seed: u64) -> Vec<u8> {
         let mut out = Vec::new();
         let mut rng = Rng::new(seed);
-        write_client_hello(&mut out, &HelloSpec { shape, sni: Some(sni), post_quantum: pq }, &mut rng).unwrap();
+        write_client_hello(
+            &mut out,
+            &HelloSpec {
+                shape,
+                sni: Some(sni),
+                post_quantum: pq,
+            },
+            &mut rng,
+        )
+        .unwrap();
         out
     }
 
@@ -415,7 +445,11 @@ mod tests {
         let (sni, shares, ech) = inspect(&h);
         assert_eq!(sni, b"s07.upd.kaspersky.com");
         assert!(ech);
-        assert_eq!(shares.len(), 3, "GREASE, X25519MLKEM768, X25519: {shares:?}");
+        assert_eq!(
+            shares.len(),
+            3,
+            "GREASE, X25519MLKEM768, X25519: {shares:?}"
+        );
         assert_eq!(shares[1], (GROUP_X25519_MLKEM768, 1216));
         assert_eq!(shares[2], (GROUP_X25519, 32));
         assert_eq!(shares[0].0 & 0x0f0f, 0x0a0a);
@@ -431,20 +465,31 @@ mod tests {
                 let (sni, shares, ech) = inspect(&h);
                 assert_eq!(sni, b"example.org");
                 assert!(!ech);
-                assert_eq!(shares.iter().any(|s| *s == (GROUP_X25519_MLKEM768, 1216)), pq);
+                assert_eq!(shares.contains(&(GROUP_X25519_MLKEM768, 1216)), pq);
             }
         }
     }
 
     #[test]
     fn chrome_extension_order_varies_with_seed() {
-        assert_ne!(hello(Shape::Chrome, false, b"a.example", 1)[76..], hello(Shape::Chrome, false, b"a.example", 5)[76..]);
-        assert_eq!(hello(Shape::Chrome, false, b"a.example", 5), hello(Shape::Chrome, false, b"a.example", 5));
+        assert_ne!(
+            hello(Shape::Chrome, false, b"a.example", 1)[76..],
+            hello(Shape::Chrome, false, b"a.example", 5)[76..]
+        );
+        assert_eq!(
+            hello(Shape::Chrome, false, b"a.example", 5),
+            hello(Shape::Chrome, false, b"a.example", 5)
+        );
     }
 
     #[test]
     fn records_split_fragments_the_message() {
-        let h = hello(Shape::Agent, false, b"refresh-bkg.activation-v2.kaspersky.com", 3);
+        let h = hello(
+            Shape::Agent,
+            false,
+            b"refresh-bkg.activation-v2.kaspersky.com",
+            3,
+        );
         let cut = sni_offset(&h, b"refresh-bkg").unwrap() + 5;
         let mut out = Vec::new();
         write_records(&mut out, CONTENT_HANDSHAKE, 0x0301, &h, &[cut]).unwrap();
@@ -453,7 +498,10 @@ mod tests {
         assert_eq!(u16::from_be_bytes([out[3], out[4]]) as usize, cut);
         let second = 5 + cut;
         assert_eq!(&out[second..second + 3], &[22, 3, 1]);
-        assert_eq!(u16::from_be_bytes([out[second + 3], out[second + 4]]) as usize, h.len() - cut);
+        assert_eq!(
+            u16::from_be_bytes([out[second + 3], out[second + 4]]) as usize,
+            h.len() - cut
+        );
         // Reassembled fragments are the original message.
         let mut joined = out[5..5 + cut].to_vec();
         joined.extend_from_slice(&out[second + 5..]);

@@ -21,7 +21,10 @@ pub const TRUTH_FORMAT: &str = "phonehome-gen-truth/1";
 
 /// Formats a MAC as `aa:bb:cc:dd:ee:ff`.
 pub fn mac_str(m: &Mac) -> String {
-    m.iter().map(|b| format!("{b:02x}")).collect::<Vec<_>>().join(":")
+    m.iter()
+        .map(|b| format!("{b:02x}"))
+        .collect::<Vec<_>>()
+        .join(":")
 }
 
 /// The rule a Kaspersky name must match (from `kaspersky::classify`).
@@ -220,7 +223,9 @@ pub fn expectation(name: &str) -> (bool, bool, Option<Expected>) {
         category: r.category,
         confidence: r.confidence,
     });
-    let lookalike = kaspersky::LOOKALIKES.iter().any(|l| l.eq_ignore_ascii_case(name));
+    let lookalike = kaspersky::LOOKALIKES
+        .iter()
+        .any(|l| l.eq_ignore_ascii_case(name));
     (exp.is_some(), lookalike, exp)
 }
 
@@ -309,14 +314,17 @@ impl TruthBuilder {
             agg.categories.insert(e.category);
         }
         self.host_aggs.entry(r.client_ip).or_default().names += 1;
-        let t = self.totals.entry((r.protocol, r.name.clone())).or_insert_with(|| NameTotal {
-            protocol: r.protocol,
-            name: r.name.clone(),
-            count: 0,
-            kaspersky: r.kaspersky,
-            lookalike: r.lookalike,
-            expected: r.expected.clone(),
-        });
+        let t = self
+            .totals
+            .entry((r.protocol, r.name.clone()))
+            .or_insert_with(|| NameTotal {
+                protocol: r.protocol,
+                name: r.name.clone(),
+                count: 0,
+                kaspersky: r.kaspersky,
+                lookalike: r.lookalike,
+                expected: r.expected.clone(),
+            });
         t.count += 1;
         if self.keep_lists {
             self.names.push(r);
@@ -331,7 +339,13 @@ impl TruthBuilder {
     }
 
     /// The finished truth.
-    pub fn finish(mut self, scenario: &'static str, seed: u64, size_target: Option<u64>, pcap: PcapInfo) -> Truth {
+    pub fn finish(
+        mut self,
+        scenario: &'static str,
+        seed: u64,
+        size_target: Option<u64>,
+        pcap: PcapInfo,
+    ) -> Truth {
         self.counts.packets = pcap.packets;
         let mut hosts = Vec::new();
         for h in &self.hosts {
@@ -354,11 +368,19 @@ impl TruthBuilder {
                 expected_confidence: best.map_or("none", Confidence::as_str),
                 names: agg.map_or(0, |a| a.names),
                 alerts: agg.map_or(0, |a| a.alerts),
-                alert_names: agg.map(|a| a.alert_names.iter().cloned().collect()).unwrap_or_default(),
-                categories: agg.map(|a| a.categories.iter().copied().collect()).unwrap_or_default(),
+                alert_names: agg
+                    .map(|a| a.alert_names.iter().cloned().collect())
+                    .unwrap_or_default(),
+                categories: agg
+                    .map(|a| a.categories.iter().copied().collect())
+                    .unwrap_or_default(),
             });
         }
-        let pcap = PcapInfo { first_ts_ns: self.first_ts.unwrap_or(0), last_ts_ns: self.last_ts, ..pcap };
+        let pcap = PcapInfo {
+            first_ts_ns: self.first_ts.unwrap_or(0),
+            last_ts_ns: self.last_ts,
+            ..pcap
+        };
         Truth {
             format: TRUTH_FORMAT,
             scenario,

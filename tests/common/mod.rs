@@ -21,7 +21,10 @@ pub struct Collect(pub Arc<Mutex<Vec<Event>>>);
 
 impl EventSink for Collect {
     fn event(&mut self, ev: &Event) -> io::Result<()> {
-        self.0.lock().map_err(|_| io::Error::other("poisoned"))?.push(ev.clone());
+        self.0
+            .lock()
+            .map_err(|_| io::Error::other("poisoned"))?
+            .push(ev.clone());
         Ok(())
     }
     fn flush(&mut self) -> io::Result<()> {
@@ -36,7 +39,11 @@ pub fn run(files: &[&Path], workers: usize) -> (RunReport, Vec<Event>) {
     run_with(files, workers, sigs)
 }
 
-pub fn run_with(files: &[&Path], workers: usize, sigs: Arc<SignatureSet>) -> (RunReport, Vec<Event>) {
+pub fn run_with(
+    files: &[&Path],
+    workers: usize,
+    sigs: Arc<SignatureSet>,
+) -> (RunReport, Vec<Event>) {
     let c = Collect::default();
     let cfg = RuntimeConfig {
         workers,
