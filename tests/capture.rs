@@ -1156,3 +1156,11 @@ fn mutated_captures_never_panic_or_hang() {
     // Both outcomes occur: the mutations reach past the headers.
     assert!(outcomes[0] > 100 && outcomes[1] > 100, "{outcomes:?}");
 }
+
+/// The runtime moves sources to a reader thread.
+#[test]
+fn file_source_is_send() {
+    fn assert_send<T: Send>() {}
+    assert_send::<FileSource>();
+    assert_send::<CaptureError>();
+}
