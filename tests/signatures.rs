@@ -621,8 +621,9 @@ fn directory_packs_load_sorted_after_the_builtin() {
 #[test]
 fn conflicts_between_packs_name_both_places() {
     let dir = TempDir::new("conflict");
-    // Line numbers: HEADER is 5 lines, each domain() block starts with a
-    // blank line, so the first rule's id is on line 8, the second's on 16.
+    // Line numbers: HEADER is 5 lines and each domain() block is 8 lines
+    // starting with a blank one: rule k has its id on line 8 + 8k and its
+    // pattern on line 9 + 8k.
     let a = dir.write(
         "a.toml",
         &pack(&[("x-1", "dup.example.com"), ("x-2", "*.example.org")]),
@@ -641,7 +642,7 @@ fn conflicts_between_packs_name_both_places() {
     );
     assert_eq!(
         msgs[1],
-        format!("{b}:16: duplicate pattern `*.example.org` (first defined at {a}:16)")
+        format!("{b}:17: duplicate pattern `*.example.org` (first defined at {a}:17)")
     );
 
     // The embedded pack given again as a file conflicts with itself.
@@ -698,8 +699,9 @@ fn check_prints_ok_or_every_error_with_its_line() {
     text.push_str(&domain("bad-3", "a..b")); // line 25
     text.push_str(&domain("bad-4", "ok.example").replace("\"low\"", "\"certain\"")); // confidence, line 35
     text.push_str(&domain("bad-1", "ok2.example")); // duplicate id, line 40
-    text.push_str(&domain("bad-6", "OK.example.")); // duplicate pattern of bad-4? no: bad-4 failed
-    text.push_str(&domain("bad-7", "ok.example")); // duplicate pattern of bad-6, line 56
+    // bad-4 was rejected, so its pattern is free: bad-6 (line 49) takes it.
+    text.push_str(&domain("bad-6", "OK.example."));
+    text.push_str(&domain("bad-7", "ok.example")); // duplicate pattern, line 57
     let bad = dir.write("bad.toml", &text);
     let mut out = Vec::new();
     assert!(!cli::check(false, &[bad.clone()], &mut out).unwrap());
@@ -713,7 +715,7 @@ fn check_prints_ok_or_every_error_with_its_line() {
         ),
         format!("{b}:35: bad confidence `certain` (expected low, medium or high)"),
         format!("{b}:40: duplicate id `bad-1` (first defined at {b}:8)"),
-        format!("{b}:56: duplicate pattern `ok.example` (first defined at {b}:48)"),
+        format!("{b}:57: duplicate pattern `ok.example` (first defined at {b}:49)"),
         "6 error(s)".to_string(),
     ];
     let got: Vec<&str> = out.lines().collect();

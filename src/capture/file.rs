@@ -178,7 +178,7 @@ const PCAP_FILE_HEADER_LEN: usize = 24;
 /// (draft-ietf-opsawg-pcapng §4.1), which also covers the pcap file header.
 const PREFIX_LEN: usize = 28;
 
-// pcapng block types (draft-ietf-opsawg-pcapng §10.1; 2 is the obsolete
+// pcapng block types (draft-ietf-opsawg-pcapng §3.2; 2 is the obsolete
 // Packet Block of Appendix A).
 const BT_SHB: u32 = 0x0A0D_0D0A;
 const BT_IDB: u32 = 0x0000_0001;

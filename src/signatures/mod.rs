@@ -328,19 +328,25 @@ fn compile(parsed: Vec<ParsedPack>, errors: &mut Vec<PackError>) -> SignatureSet
 
     for p in parsed {
         set.packs.push(p.info);
-        for LocatedRule { rule, pattern, at } in p.domains {
+        for LocatedRule {
+            rule,
+            pattern,
+            at,
+            pattern_at,
+        } in p.domains
+        {
             if !count(&at, errors) || !claim_id(&rule.id, &at, errors) {
                 continue;
             }
             if let Some(first) = patterns.get(pattern.as_str()) {
                 errors.push(PackError::DuplicatePattern {
-                    at,
+                    at: pattern_at,
                     pattern: pattern.as_str().to_string(),
                     first: first.clone(),
                 });
                 continue;
             }
-            patterns.insert(pattern.as_str().to_string(), at);
+            patterns.insert(pattern.as_str().to_string(), pattern_at);
             compiled.push(pattern);
             set.rules.push(Arc::new(rule));
         }

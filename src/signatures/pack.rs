@@ -72,28 +72,27 @@ pub struct PackInfo {
     pub file: String,
 }
 
-/// A domain rule with its validated pattern and where it was written.
+/// One row of a pack table. The id and the key (pattern, prefix, port
+/// range) are kept whenever they are valid, even if another field of the
+/// row is not, so that duplicates are still found; `rule` is `None` when
+/// any field was invalid.
 #[derive(Debug)]
-pub(crate) struct LocatedRule {
-    pub rule: Rule,
-    pub pattern: Pattern,
-    pub at: Location,
+pub(crate) struct Entry<K, T> {
+    pub id: Option<(String, Location)>,
+    pub key: Option<(K, Location)>,
+    pub rule: Option<T>,
 }
 
-/// An indicator rule and where it was written.
-#[derive(Debug)]
-pub(crate) struct Located<T> {
-    pub rule: T,
-    pub at: Location,
-}
+/// The key of a `[[port]]` row.
+pub(crate) type PortKey = (Transport, u16, u16);
 
-/// Everything valid in one pack file; errors go to the caller's list.
+/// Everything in one pack file; errors go to the caller's list.
 #[derive(Debug)]
 pub(crate) struct ParsedPack {
     pub info: PackInfo,
-    pub domains: Vec<LocatedRule>,
-    pub ips: Vec<Located<IpRule>>,
-    pub ports: Vec<Located<PortRule>>,
+    pub domains: Vec<Entry<Pattern, Rule>>,
+    pub ips: Vec<Entry<IpIndicator, IpRule>>,
+    pub ports: Vec<Entry<PortKey, PortRule>>,
 }
 
 /// Maps byte offsets to 1-based line numbers.
@@ -287,23 +286,24 @@ pub(crate) fn parse_pack(
         };
         let confidence = confidence(&lines, &d.confidence, errors);
         let source = non_empty(&lines, &d.source, "source", errors);
-        let (Some(id), Some(pattern), Some(category), Some(confidence), Some(source)) =
-            (id, pattern, category, confidence, source)
-        else {
-            continue;
+        let rule = match (&id, &pattern, category, confidence, source) {
+            (Some(id), Some(pattern), Some(category), Some(confidence), Some(source)) => {
+                Some(Rule {
+                    id: id.clone(),
+                    pattern: pattern.as_str().to_string(),
+                    vendor: vendor.clone(),
+                    category,
+                    confidence,
+                    source,
+                    note: d.note.get_ref().clone(),
+                })
+            }
+            _ => None,
         };
-        domains.push(LocatedRule {
-            rule: Rule {
-                id,
-                pattern: pattern.as_str().to_string(),
-                vendor: vendor.clone(),
-                category,
-                confidence,
-                source,
-                note: d.note.get_ref().clone(),
-            },
-            pattern,
-            at: lines.of(&d.id),
+        domains.push(Entry {
+            id: id.map(|id| (id, lines.of(&d.id))),
+            key: pattern.map(|p| (p, lines.of(&d.pattern))),
+            rule,
         });
     }
 
@@ -311,14 +311,15 @@ pub(crate) fn parse_pack(
     for r in &raw.ip {
         let id = id(&lines, &r.id, errors);
         let value = r.value.get_ref().trim();
-        let indicator = match r.kind.get_ref().as_str() {
-            "asn" => parse_asn(value).map(IpIndicator::Asn),
-            "ipv4" | "ipv6" => IpPrefix::parse(value).and_then(|p| {
-                match (r.kind.get_ref().as_str(), p.addr.is_ipv4()) {
-                    ("ipv4", true) | ("ipv6", false) => Ok(IpIndicator::Prefix(p)),
-                    (kind, _) => Err(format!("not an {kind} prefix")),
+        let parsed = match r.kind.get_ref().as_str() {
+            "asn" => Some(parse_asn(value).map(IpIndicator::Asn)),
+            kind @ ("ipv4" | "ipv6") => Some(IpPrefix::parse(value).and_then(|p| {
+                if p.addr.is_ipv4() == (kind == "ipv4") {
+                    Ok(IpIndicator::Prefix(p))
+                } else {
+                    Err(format!("not an {kind} prefix"))
                 }
-            }),
+            })),
             other => {
                 errors.push(PackError::BadKind {
                     at: lines.of(&r.kind),
@@ -326,12 +327,12 @@ pub(crate) fn parse_pack(
                     value: other.to_string(),
                     expected: "asn, ipv4 or ipv6",
                 });
-                continue;
+                None
             }
         };
-        let indicator = match indicator {
-            Ok(i) => Some(i),
-            Err(reason) => {
+        let indicator = match parsed {
+            Some(Ok(i)) => Some(i),
+            Some(Err(reason)) => {
                 errors.push(PackError::InvalidValue {
                     at: lines.of(&r.value),
                     value: r.value.get_ref().clone(),
@@ -339,25 +340,26 @@ pub(crate) fn parse_pack(
                 });
                 None
             }
+            None => None,
         };
         let confidence = confidence(&lines, &r.confidence, errors);
         let source = non_empty(&lines, &r.source, "source", errors);
-        let (Some(id), Some(indicator), Some(confidence), Some(source)) =
-            (id, indicator, confidence, source)
-        else {
-            continue;
-        };
-        ips.push(Located {
-            rule: IpRule {
-                id,
+        let rule = match (&id, indicator, confidence, source) {
+            (Some(id), Some(indicator), Some(confidence), Some(source)) => Some(IpRule {
+                id: id.clone(),
                 vendor: vendor.clone(),
                 indicator,
                 value: value.to_string(),
                 confidence,
                 source,
                 note: r.note.get_ref().clone(),
-            },
-            at: lines.of(&r.id),
+            }),
+            _ => None,
+        };
+        ips.push(Entry {
+            id: id.map(|id| (id, lines.of(&r.id))),
+            key: indicator.map(|i| (i, lines.of(&r.value))),
+            rule,
         });
     }
 
@@ -390,23 +392,29 @@ pub(crate) fn parse_pack(
         };
         let confidence = confidence(&lines, &r.confidence, errors);
         let source = non_empty(&lines, &r.source, "source", errors);
-        let (Some(id), Some(transport), Some((first, last)), Some(confidence), Some(source)) =
-            (id, transport, range, confidence, source)
-        else {
-            continue;
+        let key = match (transport, range) {
+            (Some(t), Some((first, last))) => Some((t, first, last)),
+            _ => None,
         };
-        ports.push(Located {
-            rule: PortRule {
-                id,
-                vendor: vendor.clone(),
-                transport,
-                first,
-                last,
-                confidence,
-                source,
-                note: r.note.get_ref().clone(),
-            },
-            at: lines.of(&r.id),
+        let rule = match (&id, key, confidence, source) {
+            (Some(id), Some((transport, first, last)), Some(confidence), Some(source)) => {
+                Some(PortRule {
+                    id: id.clone(),
+                    vendor: vendor.clone(),
+                    transport,
+                    first,
+                    last,
+                    confidence,
+                    source,
+                    note: r.note.get_ref().clone(),
+                })
+            }
+            _ => None,
+        };
+        ports.push(Entry {
+            id: id.map(|id| (id, lines.of(&r.id))),
+            key: key.map(|k| (k, lines.of(&r.value))),
+            rule,
         });
     }
 
@@ -487,7 +495,7 @@ mod tests {
              source = \"s\"\n\
              note = \"\"\n",
         );
-        assert!(p.unwrap().domains.is_empty());
+        assert!(p.unwrap().domains.iter().all(|e| e.rule.is_none()));
         let msgs: Vec<String> = errors.iter().map(ToString::to_string).collect();
         assert_eq!(
             lines_of(&errors),
