@@ -204,19 +204,18 @@ fn cmd_read(a: ReadArgs) -> Result<u8> {
         eprintln!("phonehome: error: writing output: {e}");
         code = code.max(EXIT_FATAL);
     }
-    if let Some(inv) = &a.inventory {
-        if let Err(e) =
+    if let Some(inv) = &a.inventory
+        && let Err(e) =
             phonehome::output::inventory_file::write_inventory_file(inv, &report.inventory)
-        {
-            eprintln!("phonehome: error: {e}");
-            code = code.max(EXIT_FATAL);
-        }
+    {
+        eprintln!("phonehome: error: {e}");
+        code = code.max(EXIT_FATAL);
     }
-    if let Some(p) = &a.stats {
-        if let Err(e) = write_stats(p, &report) {
-            eprintln!("phonehome: error: writing {}: {e}", p.display());
-            code = code.max(EXIT_FATAL);
-        }
+    if let Some(p) = &a.stats
+        && let Err(e) = write_stats(p, &report)
+    {
+        eprintln!("phonehome: error: writing {}: {e}", p.display());
+        code = code.max(EXIT_FATAL);
     }
     let totals = totals_of(&report);
     let res = if stdout_used {
@@ -225,11 +224,11 @@ fn cmd_read(a: ReadArgs) -> Result<u8> {
         let mut out = io::stdout().lock();
         write_summary(&mut out, &report.inventory, &totals).and_then(|_| out.flush())
     };
-    if let Err(e) = res {
-        if e.kind() != io::ErrorKind::BrokenPipe {
-            eprintln!("phonehome: error: writing summary: {e}");
-            code = code.max(EXIT_FATAL);
-        }
+    if let Err(e) = res
+        && e.kind() != io::ErrorKind::BrokenPipe
+    {
+        eprintln!("phonehome: error: writing summary: {e}");
+        code = code.max(EXIT_FATAL);
     }
     Ok(code)
 }

@@ -14,7 +14,6 @@
 pub mod tcp;
 
 use std::collections::HashMap;
-use std::hash::{BuildHasher, Hash, Hasher};
 use std::net::IpAddr;
 
 use crate::config::limits;
@@ -288,11 +287,9 @@ impl FlowTable {
             (self.stats.reassembly_bytes_held + after as u64).saturating_sub(before as u64);
         // A finished flow is kept (so later segments cost one lookup and are
         // not mistaken for a new stream start) unless it closed.
-        if fin_or_rst {
-            if let Some(f) = self.map.remove(&key) {
-                self.stats.flows_closed += 1;
-                self.recycle(f);
-            }
+        if fin_or_rst && let Some(f) = self.map.remove(&key) {
+            self.stats.flows_closed += 1;
+            self.recycle(f);
         }
         while self.stats.reassembly_bytes_held > limits::MAX_REASSEMBLY_BYTES_PER_WORKER as u64 {
             if !self.evict_lru() {
@@ -367,14 +364,6 @@ impl FlowTable {
             }
         }
     }
-}
-
-/// Hash helper used by tests and dispatch.
-pub fn hash_of<T: Hash>(t: &T) -> u64 {
-    let s = foldhash::fast::FixedState::default();
-    let mut h = s.build_hasher();
-    t.hash(&mut h);
-    h.finish()
 }
 
 #[cfg(test)]

@@ -226,10 +226,10 @@ impl DirectionState {
                         view = &view[n..];
                     }
                     StreamEvent::Continue => {
-                        if self.buf.capacity() == 0 {
-                            if let Some(b) = pool.pop() {
-                                self.buf = b;
-                            }
+                        if self.buf.capacity() == 0
+                            && let Some(b) = pool.pop()
+                        {
+                            self.buf = b;
                         }
                         let room = limits::MAX_STREAM_PREFIX;
                         if view.len() > room {
@@ -318,7 +318,7 @@ mod tests {
         let (mut pool, mut st, mut got) = (Vec::new(), FlowStats::default(), Vec::new());
         d.on_syn(u32::MAX); // data starts at 0: exercises wrap-around
         // second half first
-        d.on_data(3, &[b'c', b'd'], &mut pool, &mut st, &mut toy(&mut got));
+        d.on_data(3, b"cd", &mut pool, &mut st, &mut toy(&mut got));
         assert_eq!(st.segments_out_of_order, 1);
         // first half, then a retransmission of it
         d.on_data(0, &[4, b'a', b'b'], &mut pool, &mut st, &mut toy(&mut got));
@@ -332,13 +332,7 @@ mod tests {
         let mut d = DirectionState::default();
         let (mut pool, mut st, mut got) = (Vec::new(), FlowStats::default(), Vec::new());
         d.on_data(10, &[3, b'a'], &mut pool, &mut st, &mut toy(&mut got));
-        d.on_data(
-            11,
-            &[b'a', b'b', b'c'],
-            &mut pool,
-            &mut st,
-            &mut toy(&mut got),
-        );
+        d.on_data(11, b"abc", &mut pool, &mut st, &mut toy(&mut got));
         assert_eq!(got, vec![b"abc".to_vec()]);
     }
 

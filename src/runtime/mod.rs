@@ -18,7 +18,7 @@ pub mod worker;
 
 use std::collections::BTreeMap;
 use std::io::IsTerminal;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::thread;
 use std::time::{Duration, Instant};
@@ -287,9 +287,9 @@ struct Reader {
 }
 
 impl Reader {
-    fn read_file(&mut self, path: &PathBuf, pb: Option<&indicatif::ProgressBar>) -> FileReport {
+    fn read_file(&mut self, path: &Path, pb: Option<&indicatif::ProgressBar>) -> FileReport {
         let mut report = FileReport {
-            path: path.clone(),
+            path: path.to_path_buf(),
             packets: 0,
             bytes: 0,
             error: None,
@@ -410,16 +410,16 @@ fn output_loop(rx: Receiver<Done>, mut sinks: Vec<Box<dyn EventSink + Send>>) ->
             Event::DnsAnswer(a) => a.packet,
         });
         for ev in &all {
-            if let Event::Name(n) = ev {
-                if n.rule.is_some() {
-                    inventory.observe(n);
-                }
+            if let Event::Name(n) = ev
+                && n.rule.is_some()
+            {
+                inventory.observe(n);
             }
             for s in sinks.iter_mut() {
-                if let Err(e) = s.event(ev) {
-                    if errors.len() < 16 {
-                        errors.push(e.to_string());
-                    }
+                if let Err(e) = s.event(ev)
+                    && errors.len() < 16
+                {
+                    errors.push(e.to_string());
                 }
             }
             written += 1;

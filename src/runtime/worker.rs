@@ -232,10 +232,10 @@ impl Worker {
 fn udp(d: &Decoded<'_>, em: &mut Emit<'_>, scratch: &mut Scratch) {
     if DNS_PORTS.contains(&d.dst_port) || DNS_PORTS.contains(&d.src_port) {
         em.dns_message(d.payload, &mut scratch.dns);
-    } else if d.dst_port == SSDP_PORT {
-        if let HttpScan::Request { method, host, .. } = http::scan_request(d.payload) {
-            em.http_request(method, host);
-        }
+    } else if d.dst_port == SSDP_PORT
+        && let HttpScan::Request { method, host, .. } = http::scan_request(d.payload)
+    {
+        em.http_request(method, host);
     }
 }
 

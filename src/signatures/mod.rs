@@ -31,7 +31,7 @@ use crate::config::limits::{PACK_MAX_FILE_BYTES, SIGNATURES_MAX_RULES};
 use crate::event::Transport;
 use indicator::PrefixIndex;
 use matcher::Matcher;
-use pack::{Located, LocatedRule, ParsedPack};
+use pack::{Entry, ParsedPack};
 
 /// The Kaspersky pack, embedded so the sensor works with no files at all.
 pub const BUILTIN_PACK: &str = include_str!("../../signatures/kaspersky.toml");
@@ -284,104 +284,162 @@ fn read_packs(path: &Path, errors: &mut Vec<PackError>) -> Vec<(String, String)>
     out
 }
 
+/// First-come claims on ids or keys; a second claim is reported with both
+/// places.
+struct Claims<K> {
+    seen: StdHashMap<K, Location>,
+}
+
+impl<K: std::hash::Hash + Eq> Claims<K> {
+    fn new() -> Claims<K> {
+        Claims {
+            seen: StdHashMap::new(),
+        }
+    }
+
+    /// `Ok` when `key` is new (it is then recorded), `Err(first place)`
+    /// when it was claimed before.
+    fn claim(&mut self, key: K, at: &Location) -> Result<(), Location> {
+        match self.seen.entry(key) {
+            std::collections::hash_map::Entry::Occupied(e) => Err(e.get().clone()),
+            std::collections::hash_map::Entry::Vacant(e) => {
+                e.insert(at.clone());
+                Ok(())
+            }
+        }
+    }
+}
+
+/// Claim the id and key of one row; true when both are new. Rows with an
+/// invalid id or key still claim the valid half, so a duplicate of a
+/// rejected row is reported too.
+fn claim_row<K, T, Q: std::hash::Hash + Eq>(
+    entry: &Entry<K, T>,
+    ids: &mut Claims<String>,
+    keys: &mut Claims<Q>,
+    key_of: impl Fn(&K) -> Q,
+    conflict: impl Fn(&K, Location, Location) -> PackError,
+    errors: &mut Vec<PackError>,
+) -> bool {
+    let mut ok = true;
+    if let Some((id, at)) = &entry.id
+        && let Err(first) = ids.claim(id.clone(), at)
+    {
+        errors.push(PackError::DuplicateId {
+            at: at.clone(),
+            id: id.clone(),
+            first,
+        });
+        ok = false;
+    }
+    if let Some((key, at)) = &entry.key
+        && let Err(first) = keys.claim(key_of(key), at)
+    {
+        errors.push(conflict(key, at.clone(), first));
+        ok = false;
+    }
+    ok
+}
+
 /// Cross-pack checks (ids, patterns, indicators unique; rule count) and
 /// matcher construction. Rules in conflict are left out and reported.
 fn compile(parsed: Vec<ParsedPack>, errors: &mut Vec<PackError>) -> SignatureSet {
-    let mut ids: StdHashMap<String, Location> = StdHashMap::new();
-    let mut patterns: StdHashMap<String, Location> = StdHashMap::new();
-    let mut ip_values: StdHashMap<IpIndicator, Location> = StdHashMap::new();
-    let mut port_values: StdHashMap<(Transport, u16, u16), Location> = StdHashMap::new();
+    let mut ids: Claims<String> = Claims::new();
+    let mut patterns: Claims<String> = Claims::new();
+    let mut ip_values: Claims<IpIndicator> = Claims::new();
+    let mut port_values: Claims<pack::PortKey> = Claims::new();
 
     let mut set = SignatureSet::default();
     let mut compiled: Vec<Pattern> = Vec::new();
     let mut total = 0usize;
     let mut too_many_reported = false;
-
-    let mut claim_id = |id: &str, at: &Location, errors: &mut Vec<PackError>| -> bool {
-        if let Some(first) = ids.get(id) {
-            errors.push(PackError::DuplicateId {
-                at: at.clone(),
-                id: id.to_string(),
-                first: first.clone(),
-            });
-            false
-        } else {
-            ids.insert(id.to_string(), at.clone());
-            true
-        }
-    };
-    let mut count = |at: &Location, errors: &mut Vec<PackError>| -> bool {
+    // Counts an accepted rule; false (reported once) past the limit.
+    let mut count = |at: Option<&Location>, errors: &mut Vec<PackError>| -> bool {
         total += 1;
-        if total > SIGNATURES_MAX_RULES {
-            if !too_many_reported {
-                too_many_reported = true;
-                errors.push(PackError::TooManyRules {
-                    at: at.clone(),
-                    limit: SIGNATURES_MAX_RULES,
-                });
-            }
-            false
-        } else {
-            true
+        if total <= SIGNATURES_MAX_RULES {
+            return true;
         }
+        if !too_many_reported {
+            too_many_reported = true;
+            errors.push(PackError::TooManyRules {
+                at: at.cloned().unwrap_or_else(|| Location {
+                    file: String::new(),
+                    line: 0,
+                }),
+                limit: SIGNATURES_MAX_RULES,
+            });
+        }
+        false
     };
 
     for p in parsed {
         set.packs.push(p.info);
-        for LocatedRule {
-            rule,
-            pattern,
-            at,
-            pattern_at,
-        } in p.domains
-        {
-            if !count(&at, errors) || !claim_id(&rule.id, &at, errors) {
-                continue;
+        for entry in p.domains {
+            let fresh = claim_row(
+                &entry,
+                &mut ids,
+                &mut patterns,
+                |p: &Pattern| p.as_str().to_string(),
+                |p, at, first| PackError::DuplicatePattern {
+                    at,
+                    pattern: p.as_str().to_string(),
+                    first,
+                },
+                errors,
+            );
+            if let (true, Some(rule), Some((pattern, at))) = (fresh, entry.rule, entry.key)
+                && count(Some(&at), errors)
+            {
+                compiled.push(pattern);
+                set.rules.push(Arc::new(rule));
             }
-            if let Some(first) = patterns.get(pattern.as_str()) {
-                errors.push(PackError::DuplicatePattern {
-                    at: pattern_at,
-                    pattern: pattern.as_str().to_string(),
-                    first: first.clone(),
-                });
-                continue;
-            }
-            patterns.insert(pattern.as_str().to_string(), pattern_at);
-            compiled.push(pattern);
-            set.rules.push(Arc::new(rule));
         }
-        for Located { rule, at } in p.ips {
-            if !count(&at, errors) || !claim_id(&rule.id, &at, errors) {
-                continue;
-            }
-            if let Some(first) = ip_values.get(&rule.indicator) {
-                errors.push(PackError::DuplicateIndicator {
+        for entry in p.ips {
+            let fresh = claim_row(
+                &entry,
+                &mut ids,
+                &mut ip_values,
+                |i: &IpIndicator| *i,
+                |i, at, first| PackError::DuplicateIndicator {
                     at,
                     table: "ip",
-                    value: rule.value.clone(),
-                    first: first.clone(),
-                });
-                continue;
+                    value: match i {
+                        IpIndicator::Asn(n) => format!("AS{n}"),
+                        IpIndicator::Prefix(p) => p.to_string(),
+                    },
+                    first,
+                },
+                errors,
+            );
+            if let (true, Some(rule)) = (fresh, entry.rule)
+                && count(entry.key.as_ref().map(|k| &k.1), errors)
+            {
+                set.ip_rules.push(rule);
             }
-            ip_values.insert(rule.indicator, at);
-            set.ip_rules.push(rule);
         }
-        for Located { rule, at } in p.ports {
-            if !count(&at, errors) || !claim_id(&rule.id, &at, errors) {
-                continue;
-            }
-            let key = (rule.transport, rule.first, rule.last);
-            if let Some(first) = port_values.get(&key) {
-                errors.push(PackError::DuplicateIndicator {
+        for entry in p.ports {
+            let fresh = claim_row(
+                &entry,
+                &mut ids,
+                &mut port_values,
+                |k: &pack::PortKey| *k,
+                |&(t, first_port, last_port), at, first| PackError::DuplicateIndicator {
                     at,
                     table: "port",
-                    value: format!("{}/{}", rule.transport.as_str(), rule.value()),
-                    first: first.clone(),
-                });
-                continue;
+                    value: if first_port == last_port {
+                        format!("{}/{first_port}", t.as_str())
+                    } else {
+                        format!("{}/{first_port}-{last_port}", t.as_str())
+                    },
+                    first,
+                },
+                errors,
+            );
+            if let (true, Some(rule)) = (fresh, entry.rule)
+                && count(entry.key.as_ref().map(|k| &k.1), errors)
+            {
+                set.port_rules.push(rule);
             }
-            port_values.insert(key, at);
-            set.port_rules.push(rule);
         }
     }
 

@@ -459,14 +459,17 @@ mod tests {
         let p = p.unwrap();
         assert_eq!(p.info.vendor, "t");
         assert_eq!(p.domains.len(), 1);
-        assert_eq!(p.domains[0].rule.pattern, "*.example.com");
-        assert_eq!(p.domains[0].at.line, 8, "line of the id");
-        assert_eq!(p.ips[0].rule.indicator, IpIndicator::Asn(1));
-        assert_eq!(p.ports[0].rule.transport, Transport::Udp);
+        let d = &p.domains[0];
+        assert_eq!(d.rule.as_ref().unwrap().pattern, "*.example.com");
+        assert_eq!(d.id.as_ref().unwrap().1.line, 8, "line of the id");
+        assert_eq!(d.key.as_ref().unwrap().1.line, 9, "line of the pattern");
         assert_eq!(
-            (p.ports[0].rule.first, p.ports[0].rule.last),
-            (15000, 15000)
+            p.ips[0].rule.as_ref().unwrap().indicator,
+            IpIndicator::Asn(1)
         );
+        let port = p.ports[0].rule.as_ref().unwrap();
+        assert_eq!(port.transport, Transport::Udp);
+        assert_eq!((port.first, port.last), (15000, 15000));
     }
 
     #[test]
