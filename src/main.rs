@@ -123,6 +123,15 @@ fn main() -> ExitCode {
     };
     match res {
         Ok(code) => ExitCode::from(code),
+        // A reader that went away (`| head`) is not an error worth a message.
+        Err(e)
+            if e.chain().any(|c| {
+                c.downcast_ref::<io::Error>()
+                    .is_some_and(|io| io.kind() == io::ErrorKind::BrokenPipe)
+            }) =>
+        {
+            ExitCode::SUCCESS
+        }
         Err(e) => {
             eprintln!("phonehome: error: {e:#}");
             ExitCode::from(EXIT_FATAL)

@@ -3,7 +3,10 @@
 //! Offline files are read with `pcap-parser` through a bounded buffer
 //! ([`file`]); live capture comes later behind the same trait.
 
+pub mod afpacket;
 pub mod file;
+#[cfg(feature = "pcap")]
+pub mod pcap_live;
 
 pub use file::{CaptureError, Damage, FileSource, Format};
 

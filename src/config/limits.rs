@@ -237,3 +237,243 @@ pub const WORKER_QUEUE_BATCHES: usize = 8;
 /// finished, counted as `tcp_streams_unclassified` (the normal end of
 /// flows that are neither TLS nor HTTP).
 pub const MAX_PROBED_SEGMENTS: usize = 6;
+
+/// (host, vendor, name) triples the alert policy remembers for roll-up
+/// (`output::policy`). Each costs ~200 bytes plus the name, so the table
+/// stays near 16 MiB; a sensor watching 65k hosts × a few vendor names
+/// each fits. Hit: the new triple is not remembered and every sighting of
+/// it is written (fail open: alerts are never suppressed for lack of
+/// memory), counted as `policy_state_full`.
+pub const POLICY_MAX_KEYS: usize = 65_536;
+
+/// Hosts whose highest alerted confidence the alert policy remembers, to
+/// alert at once when a host's confidence rises. Same bound as
+/// [`INVENTORY_MAX_HOSTS`]. Hit: counted as `policy_hosts_full`; the host's
+/// sightings still follow the per-name roll-up.
+pub const POLICY_MAX_HOSTS: usize = 65_536;
+
+/// Default re-alert (roll-up) interval of the alert policy, in packet-time
+/// nanoseconds: one hour, so a host phoning home every five minutes gives
+/// 24 roll-ups a day instead of 288 alerts.
+pub const POLICY_DEFAULT_REALERT_NS: u64 = 3_600 * 1_000_000_000;
+
+/// Records a network sink holds in memory between the output thread and
+/// its sender thread. Alert records are ~1 KiB, so ~10 MiB; at the alert
+/// rates of a real network (a few per second) this covers minutes of
+/// collector outage without a spool. Hit: the record is dropped and counted
+/// as `dropped{reason="queue_full"}`; the output thread never blocks.
+pub const SINK_QUEUE_RECORDS: usize = 10_000;
+
+/// Largest syslog message (header, structured data and body) a syslog sink
+/// sends. RFC 5425 §4.3.1 and RFC 6587 receivers must take 2,048 octets and
+/// should take 8,192; rsyslog's default `maxMessageSize` is 8 KiB and it
+/// truncates longer ones, which would cut a JSON or CEF body mid-field.
+/// Hit: the record is dropped, counted as `dropped{reason="too_large"}`.
+pub const SYSLOG_MAX_MESSAGE: usize = 8_192;
+
+/// Records a syslog sender writes per batch before checking the
+/// connection again. Small enough that a collector restart loses at most
+/// a batch to the kernel's send buffer race, large enough to amortise the
+/// liveness check.
+pub const SYSLOG_BATCH_RECORDS: usize = 64;
+
+/// Default size cap of one sink's on-disk spool (`--spool-dir`): 64 MiB is
+/// ~60k alert records, a day of a busy network's alerts. Hit: the record
+/// is dropped, counted as `dropped{reason="spool_full"}`.
+pub const SPOOL_DEFAULT_MAX_BYTES: u64 = 64 * 1024 * 1024;
+
+/// Largest single record the spool reads back. Records are at most
+/// [`SYSLOG_MAX_MESSAGE`] or one HEC event envelope (an ECS line plus a
+/// few hundred bytes); a longer length prefix means the file was damaged.
+/// Hit: the spool is cut at that record, counted as `spool_damaged`.
+pub const SPOOL_MAX_RECORD: usize = 1 << 20;
+
+/// First reconnect delay of a network sink; it doubles per failed attempt.
+/// Short enough that a collector restart costs about a second.
+pub const SINK_BACKOFF_INITIAL_MS: u64 = 250;
+
+/// Longest reconnect delay of a network sink: a collector that is down for
+/// hours is tried twice a minute, not thousands of times.
+pub const SINK_BACKOFF_MAX_MS: u64 = 30_000;
+
+/// Default time a network sink gets at shutdown to deliver what it holds.
+/// Records left after it go to the spool (kept for the next run) or are
+/// counted as `dropped{reason="shutdown"}`.
+pub const SINK_DRAIN_DEFAULT_MS: u64 = 5_000;
+
+/// Connect timeout of a network sink (TCP connect and TLS handshake
+/// each): a collector that does not answer in 5 s counts as unreachable.
+pub const SINK_CONNECT_TIMEOUT_MS: u64 = 5_000;
+
+/// Read/write timeout of a network sink's socket: a collector that stops
+/// reading for 10 s counts as gone, so the sender thread never hangs.
+pub const SINK_IO_TIMEOUT_MS: u64 = 10_000;
+
+/// Events per Splunk HEC request. Splunk's own forwarders send batches of
+/// this order; one request per event would cost a round trip each.
+pub const HEC_BATCH_EVENTS: usize = 100;
+
+/// Bytes per Splunk HEC request body. Splunk's default `max_content_length`
+/// is far larger; 1 MiB keeps a retried request cheap. A single record
+/// larger than this is still sent alone.
+pub const HEC_BATCH_BYTES: usize = 1 << 20;
+
+/// Largest HTTP response head or body read from a HEC collector. Splunk's
+/// answers are a few dozen bytes (`{"text":"Success","code":0}`). Hit: the
+/// connection is closed and the batch retried.
+pub const HEC_MAX_RESPONSE: usize = 64 * 1024;
+
+/// Largest HEC token file read. Tokens are 36-character GUIDs. Hit: the
+/// token file is refused at start-up.
+pub const HEC_MAX_TOKEN_FILE: u64 = 4 * 1024;
+
+/// Default size of one TPACKET_V3 ring block (`capture::afpacket`). The
+/// kernel fills a block with many frames and hands it over whole, so a block
+/// is the unit of wake-ups: 4 MiB holds ~2,800 full-size Ethernet frames,
+/// one wake-up per few thousand packets at line rate. It is also the largest
+/// frame the ring can hold (GRO/GSO super-frames reach 64 KiB), and 4 MiB is
+/// the largest block the kernel allocates physically contiguous (order 10).
+pub const AFPACKET_BLOCK_SIZE: u32 = 4 << 20;
+
+/// Default number of ring blocks per socket. 64 × 4 MiB = 256 MiB of kernel
+/// memory per worker: on the 2-core, 24 GB target box two workers hold
+/// 512 MiB, about 2 % of RAM, and each ring absorbs ~200 ms of a saturated
+/// 10 Gb/s link (2 s at 1 Gb/s) while its worker is busy — longer than any
+/// stall we measured. Hit (ring full): the kernel drops the frame and counts
+/// it in `kernel_drops`; freezes are counted as `ring_full`.
+pub const AFPACKET_BLOCK_COUNT: u32 = 64;
+
+/// Largest ring (block size × block count) one socket may ask for. 4 GiB is
+/// a sixth of the target box's RAM; a typo in a flag must not pin the whole
+/// machine's memory in the kernel. Hit: `open` fails with a `ring_too_large`
+/// error naming the limit.
+pub const AFPACKET_MAX_RING_BYTES: u64 = 4 << 30;
+
+/// Default TPACKET_V3 block retire timeout, in ms: a partly filled block is
+/// handed to the worker at most this long after its first frame. It bounds
+/// capture-to-alert latency on a quiet link; at 10 ms a quiet socket costs at
+/// most 100 wake-ups per second.
+pub const AFPACKET_RETIRE_TIMEOUT_MS: u32 = 10;
+
+/// Nominal TPACKET_V3 frame size passed in `tpacket_req3`. V3 packs frames
+/// of any length into blocks, so the kernel uses this value only to check
+/// the request (a multiple of 16, at least the 68-byte frame header); the
+/// largest frame is bounded by the block size instead.
+pub const AFPACKET_FRAME_SIZE: u32 = 2048;
+
+/// How long a live source waits for a packet before returning
+/// `LiveNext::Idle`, in ms. It bounds how late a worker notices a shutdown
+/// request or a due status line; 100 ms is below human reaction time and
+/// costs at most 10 idle wake-ups per second per worker.
+pub const LIVE_POLL_TIMEOUT_MS: u32 = 100;
+
+/// Default live snaplen: bytes kept of each frame. 262,144 is tcpdump's
+/// default (libpcap's MAXIMUM_SNAPLEN): whole frames, GRO super-frames
+/// included, because TLS and HTTP names can sit deep in a segment. Frames
+/// cut by a smaller snaplen keep `orig_len` and are counted as `truncated`.
+pub const LIVE_DEFAULT_SNAPLEN: u32 = 262_144;
+
+/// Largest buffer `drop_privileges` lets `getpwnam_r` ask for. Password
+/// entries are a few hundred bytes; glibc suggests 1 KiB and NSS backends
+/// (LDAP, sssd) rarely need more than 16 KiB. Hit: the user lookup fails
+/// with `ERANGE` and the sensor refuses to start.
+pub const PASSWD_BUF_MAX: usize = 1 << 20;
+
+/// Most tunnel layers `decode` unwraps in one frame (`encap_depth_limit`):
+/// an MPLS label stack, PPPoE, GRE/ERSPAN, VXLAN, Geneve, IP-in-IP, 6in4,
+/// Teredo, GTP-U and MPLS-in-UDP each count one. Real remote-span and
+/// cloud-mirroring paths nest two or three (MPLS → GRE → ERSPAN, VXLAN →
+/// Geneve, IPv4-in-IPv6 → GRE/PPP in Zeek's PPTP trace); 4 leaves one spare.
+/// Each layer costs a header parse, so without a bound a crafted 64 KiB
+/// frame of nested minimal tunnels would be a CPU amplifier.
+pub const MAX_ENCAP_DEPTH: usize = 4;
+
+/// Most MPLS label stack entries `decode` walks before the bottom-of-stack
+/// bit (`mpls_label_limit`). Classic stacks carry 1–3 labels (transport,
+/// VPN/pseudowire, entropy label pair); segment-routing stacks reach 10–12
+/// (the usual maximum SID depth of routers). 16 covers those; each entry is
+/// 4 bytes, so the bound only stops a crafted stack without an S bit.
+pub const MAX_MPLS_LABELS: usize = 16;
+
+/// Most GTP-U extension headers (3GPP TS 29.281 §5.2) walked before the
+/// user packet (`malformed_tunnel` when exceeded). User-plane packets carry
+/// one or two (PDU session container, UDP port, PDCP number); 8 leaves room
+/// and bounds the walk over crafted chains of minimal 4-byte headers.
+pub const MAX_GTP_EXT_HEADERS: usize = 8;
+
+/// Most NFLOG TLVs walked while looking for the payload attribute (hitting
+/// it counts as `not_ip`: no packet found in the record). The kernel
+/// writes at most one of each of its ~20 attribute types (nfnetlink_log.h),
+/// so 32 is never reached by a real record; a crafted record of minimal
+/// 4-byte TLVs would otherwise cost 16k iterations.
+pub const MAX_NFLOG_TLVS: usize = 32;
+
+/// IP datagrams being reassembled at once per worker (`defrag.evictions`
+/// when a new one pushes the oldest out). Fragmented traffic on real links
+/// is a trickle (large DNS/EDNS answers, some UDP tunnels, IPsec); a few
+/// thousand concurrent datagrams is already a flood, and each costs only
+/// its bytes (bounded below) plus ~100 bytes of bookkeeping.
+pub const DEFRAG_MAX_DATAGRAMS: usize = 4096;
+
+/// Largest reassembled IP payload, in bytes (`defrag.too_big`): an IPv4
+/// total length and an IPv6 payload length are 16-bit fields (RFC 791 §3.1,
+/// RFC 8200 §4.5: a fragment whose offset + length exceeds 65,535 must be
+/// discarded). Jumbograms are never fragmented (RFC 2675 §3).
+pub const DEFRAG_MAX_DATAGRAM_BYTES: usize = 65_535;
+
+/// Buffer memory one worker's reassembler may hold, in bytes (allocated
+/// capacity of datagrams in progress; `defrag.evictions` when it would be
+/// exceeded: oldest datagrams are dropped first). 16 MiB holds 256
+/// maximum-size datagrams or thousands of fragmented DNS answers at once;
+/// an attacker flooding first fragments cannot push a worker past it.
+pub const DEFRAG_MAX_BYTES: usize = 16 * 1024 * 1024;
+
+/// A datagram whose fragments are not all in after this much packet time is
+/// dropped (`defrag.timeouts`). Linux's `ipfrag_time` default is 30 s
+/// (RFC 791 suggests a 15 s lower bound, RFC 8200 §4.5 60 s); a sender's
+/// fragments leave back to back, so anything slower is lost traffic.
+pub const DEFRAG_TIMEOUT_NS: u64 = 30 * 1_000_000_000;
+
+/// Most fragments one datagram may arrive in (`defrag.too_many_fragments`):
+/// 65,535 bytes over the 576-byte IPv4 minimum MTU is 120 fragments, over
+/// IPv6's 1,280 is 52. Beyond 128 the sender is cutting tiny fragments,
+/// which no stack does and evasion tools do; it also bounds the overlap
+/// check per fragment.
+pub const DEFRAG_MAX_FRAGMENTS: usize = 128;
+
+/// Reassembly buffers kept for reuse per worker after their datagram is done,
+/// so reassembly allocates nothing in steady state; beyond this they are
+/// freed. 64 buffers of up to 64 KiB is at most 4 MiB kept idle.
+pub const DEFRAG_BUFFER_POOL: usize = 64;
+
+/// Most QUIC handshakes one worker tracks at once (`quic.conns_evicted` when
+/// a new one pushes out the oldest). Initials of one handshake arrive within
+/// a few round trips; 4,096 concurrent handshakes per worker is far beyond a
+/// busy site's rate, and with [`QUIC_MAX_CRYPTO_BYTES`] it bounds the CRYPTO
+/// buffers to 32 MiB per worker even when an attacker floods Initials.
+pub const QUIC_MAX_CONNECTIONS: usize = 4096;
+
+/// Most bytes of the client's Initial CRYPTO stream (the ClientHello) kept
+/// per connection (`quic.crypto_over_limit`; a hello announcing more is
+/// `quic.hellos_too_long`). Browser hellos with a post-quantum key share and
+/// ECH are 1.8–3 KiB (two or three Initials); 8 KiB leaves room for large
+/// PSK identities while keeping the per-handshake buffer small.
+pub const QUIC_MAX_CRYPTO_BYTES: usize = 8 * 1024;
+
+/// Disjoint byte ranges of CRYPTO data held per connection before the gaps
+/// close (`quic.crypto_ranges_limit`, the handshake is then abandoned).
+/// Chromium splits its hello into a dozen shuffled CRYPTO frames over up to
+/// three packets; 32 gaps is more than any client makes and bounds the
+/// merge work per frame.
+pub const QUIC_MAX_CRYPTO_RANGES: usize = 32;
+
+/// A tracked QUIC handshake with no client Initial for this long (packet
+/// time) is forgotten (`quic.conns_expired`). A client retransmits lost
+/// Initials after its probe timeout, which starts at 1 s and doubles
+/// (RFC 9002 §6.2): 1 + 2 + 4 + 8 = 15 s covers four retransmissions.
+pub const QUIC_IDLE_TIMEOUT_NS: u64 = 15 * 1_000_000_000;
+
+/// Most QUIC packets read from one UDP datagram (`quic.coalesced_limit`).
+/// RFC 9000 §12.2 coalesces at most one packet per encryption level (four)
+/// in practice; 8 bounds the loop over a datagram of tiny bogus headers.
+pub const QUIC_MAX_PACKETS_PER_DATAGRAM: usize = 8;

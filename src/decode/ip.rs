@@ -1,5 +1,5 @@
 //! Network layer: IPv4 and IPv6 with extension headers, down to the
-//! transport protocol number and its bytes.
+//! transport protocol number and its bytes, or to a fragment.
 
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 
@@ -26,11 +26,43 @@ pub(super) struct Ip<'a> {
     pub truncated: bool,
 }
 
+/// One IP fragment: where its bytes go in the reassembled payload.
+#[derive(Clone, Copy, Debug)]
+pub(super) struct IpFragment<'a> {
+    pub src: IpAddr,
+    pub dst: IpAddr,
+    pub id: u32,
+    /// Byte offset of `data` (the 13-bit field times 8).
+    pub offset: u32,
+    pub more: bool,
+    /// IPv4 protocol, or the IPv6 Fragment header's next header.
+    pub protocol: u8,
+    pub data: &'a [u8],
+    pub truncated: bool,
+}
+
+/// A whole IP packet or one fragment of a datagram.
+#[derive(Clone, Copy, Debug)]
+pub(super) enum IpLayer<'a> {
+    Whole(Ip<'a>),
+    Fragment(IpFragment<'a>),
+}
+
+/// What the extension-header walk ended on.
+#[derive(Clone, Copy, Debug)]
+pub(super) enum Ext<'a> {
+    /// The first non-extension protocol and its bytes.
+    Upper(IpNumber, &'a [u8]),
+    /// A fragmenting IPv6 Fragment header (addresses filled in by the
+    /// caller).
+    Fragment(IpFragment<'a>),
+}
+
 /// Parse the IP header the link layer announced (or the version nibble says).
 /// The version nibble is checked first, so a link that announces one version
 /// and carries another is `malformed_ip` however short the frame.
 #[inline]
-pub(super) fn parse(net: Net, bytes: &[u8]) -> Result<Ip<'_>, DecodeError> {
+pub(super) fn parse(net: Net, bytes: &[u8]) -> Result<IpLayer<'_>, DecodeError> {
     let version = bytes.first().ok_or(DecodeError::Truncated)? >> 4;
     match (net, version) {
         (Net::Ipv4 | Net::ByVersion, 4) => ipv4(bytes),
@@ -72,9 +104,10 @@ pub(super) fn short(capture_truncated: bool, malformed: DecodeError) -> DecodeEr
 ///   length) the captured bytes are used and `truncated` is set. A total
 ///   length of 0 is taken as "not filled in yet" (TCP segmentation offload on
 ///   the capturing host) and the frame length is used.
-/// - MF set or a non-zero offset (RFC 791 §2.3) is a fragment: `ip_fragment`.
+/// - MF set or a non-zero offset (RFC 791 §2.3) is a fragment: its payload
+///   is returned whole for reassembly (AH, RFC 4302 §3.3.2, is inside it).
 /// - An AH header (RFC 4302 §2) before the transport is skipped.
-fn ipv4(bytes: &[u8]) -> Result<Ip<'_>, DecodeError> {
+fn ipv4(bytes: &[u8]) -> Result<IpLayer<'_>, DecodeError> {
     let header = Ipv4HeaderSlice::from_slice(bytes).map_err(|e| match e {
         ipv4::HeaderSliceError::Len(_) => DecodeError::Truncated,
         ipv4::HeaderSliceError::Content(_) => DecodeError::MalformedIp,
@@ -90,18 +123,32 @@ fn ipv4(bytes: &[u8]) -> Result<Ip<'_>, DecodeError> {
     } else {
         (total_len, false)
     };
-    if header.more_fragments() || header.fragments_offset().value() != 0 {
-        return Err(DecodeError::IpFragment);
-    }
     let payload = bytes.get(header_len..end).ok_or(DecodeError::MalformedIp)?;
-    let (protocol, payload) = skip_extensions(header.protocol(), payload, truncated, false)?;
-    Ok(Ip {
-        src: IpAddr::V4(Ipv4Addr::from(header.source())),
-        dst: IpAddr::V4(Ipv4Addr::from(header.destination())),
-        protocol,
-        payload,
-        truncated,
-    })
+    let src = IpAddr::V4(Ipv4Addr::from(header.source()));
+    let dst = IpAddr::V4(Ipv4Addr::from(header.destination()));
+    if header.more_fragments() || header.fragments_offset().value() != 0 {
+        return Ok(IpLayer::Fragment(IpFragment {
+            src,
+            dst,
+            id: u32::from(header.identification()),
+            offset: u32::from(header.fragments_offset().value()) * 8,
+            more: header.more_fragments(),
+            protocol: header.protocol().0,
+            data: payload,
+            truncated,
+        }));
+    }
+    match skip_extensions(header.protocol(), payload, truncated, false)? {
+        Ext::Upper(protocol, payload) => Ok(IpLayer::Whole(Ip {
+            src,
+            dst,
+            protocol,
+            payload,
+            truncated,
+        })),
+        // An IPv4 walk never reports a Fragment header.
+        Ext::Fragment(_) => Err(DecodeError::MalformedIp),
+    }
 }
 
 /// Length of the fixed IPv6 header.
@@ -124,7 +171,7 @@ const IPV6_HEADER_LEN: usize = 40;
 /// `payload length` trims padding; larger than the frame means `truncated`.
 /// A payload length of 0 (RFC 2675 jumbogram, or offload) uses the frame
 /// length. Extension headers follow (see [`skip_extensions`]).
-fn ipv6(bytes: &[u8]) -> Result<Ip<'_>, DecodeError> {
+fn ipv6(bytes: &[u8]) -> Result<IpLayer<'_>, DecodeError> {
     let header = Ipv6HeaderSlice::from_slice(bytes).map_err(|e| match e {
         ipv6::HeaderSliceError::Len(_) => DecodeError::Truncated,
         ipv6::HeaderSliceError::Content(_) => DecodeError::MalformedIp,
@@ -141,14 +188,18 @@ fn ipv6(bytes: &[u8]) -> Result<Ip<'_>, DecodeError> {
     let payload = bytes
         .get(IPV6_HEADER_LEN..end)
         .ok_or(DecodeError::Truncated)?;
-    let (protocol, payload) = skip_extensions(header.next_header(), payload, truncated, true)?;
-    Ok(Ip {
-        src: IpAddr::V6(Ipv6Addr::from(header.source())),
-        dst: IpAddr::V6(Ipv6Addr::from(header.destination())),
-        protocol,
-        payload,
-        truncated,
-    })
+    let src = IpAddr::V6(Ipv6Addr::from(header.source()));
+    let dst = IpAddr::V6(Ipv6Addr::from(header.destination()));
+    match skip_extensions(header.next_header(), payload, truncated, true)? {
+        Ext::Upper(protocol, payload) => Ok(IpLayer::Whole(Ip {
+            src,
+            dst,
+            protocol,
+            payload,
+            truncated,
+        })),
+        Ext::Fragment(f) => Ok(IpLayer::Fragment(IpFragment { src, dst, ..f })),
+    }
 }
 
 /// Walk IPv6 extension headers (RFC 8200 §4) or, for IPv4, AH headers, and
@@ -169,20 +220,22 @@ fn ipv6(bytes: &[u8]) -> Result<Ip<'_>, DecodeError> {
 /// +-------------+-------------+----------+-----+-----+----------------+
 /// ```
 ///
-/// - A Fragment header with M set or a non-zero offset is `ip_fragment`. An
-///   atomic fragment (offset 0, M clear; RFC 6946 §4) is a whole packet and
-///   is walked past.
+/// - A Fragment header with M set or a non-zero offset ends the walk with
+///   [`Ext::Fragment`]: the bytes after it are the fragment's data (the
+///   unfragmentable headers before it are not repeated in the reassembled
+///   payload). An atomic fragment (offset 0, M clear; RFC 6946 §4) is a
+///   whole packet and is walked past.
 /// - Hop-by-hop is accepted anywhere in the chain: a sensor gains nothing by
 ///   being stricter than the spec's receivers in what it looks at.
 /// - At most [`MAX_IP_EXT_HEADERS`] are walked (`ip_ext_limit`).
 /// - ESP (50) encrypts what follows: it is returned as the protocol, and the
 ///   transport stage counts it as `other_transport`.
-fn skip_extensions(
+pub(super) fn skip_extensions(
     first: IpNumber,
     mut rest: &[u8],
     truncated: bool,
     is_ipv6: bool,
-) -> Result<(IpNumber, &[u8]), DecodeError> {
+) -> Result<Ext<'_>, DecodeError> {
     let mut next = first;
     let mut walked = 0usize;
     loop {
@@ -218,12 +271,26 @@ fn skip_extensions(
                 let frag = Ipv6FragmentHeaderSlice::from_slice(rest)
                     .map_err(|_| short(truncated, DecodeError::MalformedIp))?;
                 if frag.is_fragmenting_payload() {
-                    return Err(DecodeError::IpFragment);
+                    let data = rest
+                        .get(frag.slice().len()..)
+                        .ok_or(DecodeError::MalformedIp)?;
+                    // Addresses are the caller's; placeholders here.
+                    let unspecified = IpAddr::V6(Ipv6Addr::UNSPECIFIED);
+                    return Ok(Ext::Fragment(IpFragment {
+                        src: unspecified,
+                        dst: unspecified,
+                        id: frag.identification(),
+                        offset: u32::from(frag.fragment_offset().value()) * 8,
+                        more: frag.more_fragments(),
+                        protocol: frag.next_header().0,
+                        data,
+                        truncated,
+                    }));
                 }
                 next = frag.next_header();
                 frag.slice().len()
             }
-            _ => return Ok((next, rest)),
+            _ => return Ok(Ext::Upper(next, rest)),
         };
         walked += 1;
         rest = rest.get(header_len..).ok_or(DecodeError::MalformedIp)?;

@@ -6,7 +6,9 @@ use std::collections::HashSet;
 use std::net::IpAddr;
 
 use super::*;
-use crate::config::limits::{MAX_IP_EXT_HEADERS, MAX_VLAN_TAGS};
+use crate::config::limits::{
+    MAX_ENCAP_DEPTH, MAX_IP_EXT_HEADERS, MAX_MPLS_LABELS, MAX_VLAN_TAGS,
+};
 
 const SRC_MAC: [u8; 6] = [0x02, 0x00, 0x00, 0x00, 0x00, 0x01];
 const DST_MAC: [u8; 6] = [0x02, 0x00, 0x00, 0x00, 0x00, 0x02];
@@ -212,14 +214,12 @@ fn ethernet_too_short_is_truncated() {
 #[test]
 fn ethernet_non_ip_ethertypes() {
     #[rustfmt::skip]
-    let cases: [(u16, DecodeError); 7] = [
+    let cases: [(u16, DecodeError); 5] = [
         (0x0806, DecodeError::NotIp), // ARP
         (0x88cc, DecodeError::NotIp), // LLDP
         (0x002e, DecodeError::NotIp), // 802.3 length field (LLC follows)
-        (0x8847, DecodeError::Mpls),  // MPLS unicast
-        (0x8848, DecodeError::Mpls),  // MPLS multicast
-        (0x8863, DecodeError::Pppoe), // PPPoE discovery
-        (0x8864, DecodeError::Pppoe), // PPPoE session
+        (0x8863, DecodeError::NotIp), // PPPoE discovery
+        (0x8035, DecodeError::NotIp), // RARP
     ];
     for (ether_type, want) in cases {
         let mut frame = cat(&[&ETH_IPV4, &IPV4_UDP]);
@@ -308,12 +308,17 @@ fn vlan_tag_cut_is_truncated() {
 
 #[test]
 fn vlan_then_mpls() {
+    // VLAN 7, then one MPLS entry (label 16, S=1, TTL 64), then IPv4/UDP:
+    // the VLAN stays (MPLS rides in the same frame).
     let mut frame = tagged(&[0x8100], &[7]);
     frame[16..18].copy_from_slice(&0x8847u16.to_be_bytes());
-    assert_eq!(
-        decode(LinkType::ETHERNET, &frame).unwrap_err(),
-        DecodeError::Mpls
-    );
+    frame.splice(18..18, [0x00, 0x01, 0x01, 0x40]);
+    let d = decode(LinkType::ETHERNET, &frame).unwrap();
+    assert_ipv4_udp(&d);
+    assert_eq!(d.vlan, Some(7));
+    let t = d.tunnel.unwrap();
+    assert_eq!((t.kind, t.id, t.depth), (TunnelKind::Mpls, Some(16), 1));
+    assert_eq!((t.outer_src, t.outer_vlan), (None, Some(7)));
 }
 
 // ------------------------------------------------------- BSD NULL / LOOP
@@ -412,8 +417,8 @@ fn ipv4_and_ipv6_linktypes_check_version() {
 
 #[test]
 fn unsupported_linktypes() {
-    // PPP, FDDI, C_HDLC, PKTAP, NFLOG, IEEE 802.11.
-    for lt in [9u32, 10, 104, 149, 239, 105] {
+    // FDDI, IEEE 802.11, 802.11 radiotap, Bluetooth HCI, USB.
+    for lt in [10u32, 105, 127, 201, 220] {
         assert_eq!(
             decode(LinkType(lt), &IPV4_UDP).unwrap_err(),
             DecodeError::UnsupportedLinktype
@@ -684,14 +689,15 @@ fn ipv6_header_checks() {
 #[test]
 fn other_ip_protocols() {
     #[rustfmt::skip]
-    let cases: [(u8, DecodeError); 7] = [
+    let cases: [(u8, DecodeError); 6] = [
         (1, DecodeError::OtherTransport),   // ICMP
         (132, DecodeError::OtherTransport), // SCTP
         (50, DecodeError::OtherTransport),  // ESP
         (136, DecodeError::OtherTransport), // UDP-Lite
-        (47, DecodeError::Gre),
-        (4, DecodeError::IpInIp),           // IPv4 in IP
-        (41, DecodeError::IpInIp),          // IPv6 in IP
+        // The UDP bytes read as a GRE header: C and R set, R is refused.
+        (47, DecodeError::MalformedTunnel),
+        // The UDP bytes read as an inner IPv4 header: version 12.
+        (4, DecodeError::MalformedIp),
     ];
     for (proto, want) in cases {
         let mut p = IPV4_UDP;
@@ -810,35 +816,44 @@ fn every_label_is_reachable() {
     frag[V4_FRAG] = 0x20;
     let mut gre = IPV4_UDP;
     gre[V4_PROTO] = 47;
-    let mut ipip = IPV4_UDP;
-    ipip[V4_PROTO] = 4;
     let mut icmp = IPV4_UDP;
     icmp[V4_PROTO] = 1;
     let mut bad_tcp = IPV4_TCP;
     bad_tcp[V4_TCP_OFF] = 0x10;
     let mut bad_udp = IPV4_UDP;
     bad_udp[V4_UDP_LEN + 1] = 3;
-    let mut mpls = cat(&[&ETH_IPV4, &IPV4_UDP]);
-    mpls[12..14].copy_from_slice(&[0x88, 0x47]);
-    let mut pppoe = mpls.clone();
-    pppoe[12..14].copy_from_slice(&[0x88, 0x64]);
-    let mut arp = mpls.clone();
+    let mut arp = cat(&[&ETH_IPV4, &IPV4_UDP]);
     arp[12..14].copy_from_slice(&[0x08, 0x06]);
+    // MPLS entries without a bottom-of-stack bit.
+    let mut mpls = ETH_IPV4.to_vec();
+    mpls[12..14].copy_from_slice(&[0x88, 0x47]);
+    for _ in 0..=MAX_MPLS_LABELS {
+        mpls.extend_from_slice(&[0x00, 0x01, 0x00, 0x40]);
+    }
+    // IPv4-in-IPv4 nested one level deeper than the limit.
+    let mut deep_ipip = IPV4_UDP.to_vec();
+    for _ in 0..=MAX_ENCAP_DEPTH {
+        let mut outer = IPV4_UDP[..20].to_vec();
+        outer[V4_PROTO] = 4;
+        let total = u16::try_from(20 + deep_ipip.len()).unwrap();
+        outer[2..4].copy_from_slice(&total.to_be_bytes());
+        outer.extend_from_slice(&deep_ipip);
+        deep_ipip = outer;
+    }
     let deep = tagged(&[0x8100; MAX_VLAN_TAGS + 1], &[1; MAX_VLAN_TAGS + 1]);
     let many_exts = ipv6_with_exts(&vec![(60u8, &EXT_OPTS[..]); MAX_IP_EXT_HEADERS + 1]);
 
     let cases: Vec<(LinkType, &[u8])> = vec![
         (LinkType::ETHERNET, &ETH_IPV4[..5]),
-        (LinkType(9), &IPV4_UDP),
+        (LinkType(105), &IPV4_UDP),
         (LinkType::ETHERNET, &arp),
-        (LinkType::ETHERNET, &mpls),
-        (LinkType::ETHERNET, &pppoe),
         (LinkType::ETHERNET, &deep),
+        (LinkType::ETHERNET, &mpls),
+        (LinkType::IPV4, &deep_ipip),
+        (LinkType::IPV4, &gre),
         (LinkType::IPV4, &IPV6_UDP),
         (LinkType::IPV4, &frag),
         (LinkType::IPV6, &many_exts),
-        (LinkType::IPV4, &gre),
-        (LinkType::IPV4, &ipip),
         (LinkType::IPV4, &icmp),
         (LinkType::IPV4, &bad_tcp),
         (LinkType::IPV4, &bad_udp),

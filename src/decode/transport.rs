@@ -1,7 +1,8 @@
-//! Transport layer: UDP and TCP headers, and the payload after them.
+//! Transport layer: UDP and TCP headers, and the payload after them. The
+//! IP protocol number picks the parser (`after_ip` in the module root).
 
 use etherparse::err::tcp;
-use etherparse::{IpNumber, TcpHeaderSlice, UdpHeaderSlice};
+use etherparse::{TcpHeaderSlice, UdpHeaderSlice};
 
 use super::ip::short;
 use super::{DecodeError, L4, TcpInfo};
@@ -15,24 +16,6 @@ pub(super) struct Transport<'a> {
     pub payload: &'a [u8],
     /// The payload is shorter than the IP or UDP length announces.
     pub truncated: bool,
-}
-
-/// Parse the transport header of `protocol` at the start of `bytes` (the IP
-/// payload, already trimmed to the IP length). `truncated` says the capture
-/// cut the IP packet short.
-#[inline]
-pub(super) fn parse(
-    protocol: IpNumber,
-    bytes: &[u8],
-    truncated: bool,
-) -> Result<Transport<'_>, DecodeError> {
-    match protocol {
-        IpNumber::UDP => udp(bytes, truncated),
-        IpNumber::TCP => tcp(bytes, truncated),
-        IpNumber::GRE => Err(DecodeError::Gre),
-        IpNumber::IPV4 | IpNumber::IPV6 => Err(DecodeError::IpInIp),
-        _ => Err(DecodeError::OtherTransport),
-    }
 }
 
 /// Length of the UDP header.
@@ -58,7 +41,7 @@ const UDP_HEADER_LEN: usize = 8;
 ///   `malformed_udp`.
 /// - `length` 0 is an RFC 2675 §4 jumbogram: the IP payload length is used.
 ///   `length` 1..=7 is `malformed_udp`.
-fn udp(bytes: &[u8], truncated: bool) -> Result<Transport<'_>, DecodeError> {
+pub(super) fn udp(bytes: &[u8], truncated: bool) -> Result<Transport<'_>, DecodeError> {
     let header = UdpHeaderSlice::from_slice(bytes)
         .map_err(|_| short(truncated, DecodeError::MalformedUdp))?;
     let udp_len = usize::from(header.length());
@@ -112,7 +95,7 @@ const TCP_FLAGS_OFFSET: usize = 13;
 /// The payload starts after the options (data offset). A data offset below 5
 /// is `malformed_tcp`; options running past the IP payload are `truncated` if
 /// the capture was cut short, else `malformed_tcp`.
-fn tcp(bytes: &[u8], truncated: bool) -> Result<Transport<'_>, DecodeError> {
+pub(super) fn tcp(bytes: &[u8], truncated: bool) -> Result<Transport<'_>, DecodeError> {
     let header = TcpHeaderSlice::from_slice(bytes).map_err(|e| match e {
         tcp::HeaderSliceError::Len(_) => short(truncated, DecodeError::MalformedTcp),
         tcp::HeaderSliceError::Content(_) => DecodeError::MalformedTcp,

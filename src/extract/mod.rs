@@ -1,5 +1,7 @@
 //! Stateless parsers that borrow the payload: DNS messages ([`dns`]), TLS
-//! ClientHellos ([`tls`]), HTTP/1.x request heads ([`http`]). None
+//! ClientHellos ([`tls`]), HTTP/1.x request heads ([`http`]), QUIC Initials
+//! ([`quic`], which keeps a bounded per-handshake table to reassemble CRYPTO
+//! data across packets). None
 //! allocates in steady state: callers own the scratch buffers. Names come
 //! out as raw, attacker-controlled bytes borrowed from the payload or the
 //! scratch buffer; only an event copies them.
@@ -9,4 +11,5 @@
 
 pub mod dns;
 pub mod http;
+pub mod quic;
 pub mod tls;

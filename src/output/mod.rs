@@ -5,16 +5,25 @@
 //! everything written here is docs/SCHEMA.md, version
 //! [`json::SCHEMA_VERSION`].
 
+pub mod cef;
+pub mod delivery;
 pub mod escape;
+pub mod hec;
 pub mod inventory_file;
 pub mod json;
+pub mod policy;
 pub mod sink;
+pub mod spool;
 pub mod summary;
+pub mod syslog;
 pub mod time;
+pub mod tls;
 
 use std::path::PathBuf;
 
+pub use delivery::{AlertSink, DeliveryError, SinkOptions, SyslogFormat, open_sink};
 pub use inventory_file::{InventoryFormat, write_inventory_file};
+pub use policy::{AlertPolicy, Decision, Rollup, RollupReport};
 pub use sink::{EventSink, Filter, JsonLinesSink};
 pub use summary::{Totals, write_summary};
 

@@ -12,6 +12,7 @@ use crate::event::{
 };
 use crate::extract::dns::{self, DnsItem, DnsScratch};
 use crate::extract::http::{self, HttpScan};
+use crate::extract::quic::{self, QuicTracker};
 use crate::extract::tls::{self, HelloScan};
 use crate::flow::{App, FlowKey, FlowTable, PROTO_TCP, StreamEvent};
 use crate::signatures::SignatureSet;
@@ -58,6 +59,8 @@ pub struct Worker {
 struct Scratch {
     dns: DnsScratch,
     tls: Vec<u8>,
+    /// QUIC handshakes in progress, decryption buffer, QUIC counters.
+    quic: QuicTracker,
 }
 
 /// Everything a name emission needs besides the name (split borrows).
@@ -236,6 +239,22 @@ fn udp(d: &Decoded<'_>, em: &mut Emit<'_>, scratch: &mut Scratch) {
         && let HttpScan::Request { method, host, .. } = http::scan_request(d.payload)
     {
         em.http_request(method, host);
+    } else if quic::looks_like_quic(d.payload) {
+        // QUIC by content on any port: one byte test for short headers.
+        let tuple = quic::Tuple {
+            src: d.src_ip,
+            src_port: d.src_port,
+            dst: d.dst_ip,
+            dst_port: d.dst_port,
+        };
+        scratch.quic.datagram(em.ts, tuple, d.payload, &mut |n| {
+            em.name(
+                Protocol::Quic,
+                n.sni,
+                NameDetail::Quic { version: n.version },
+            )
+        });
+        em.stats.quic = scratch.quic.stats;
     }
 }
 

@@ -6,7 +6,7 @@
 //! validates every rule (errors carry `file:line`), rejects conflicts
 //! between packs, and compiles the read-only [`SignatureSet`] that workers
 //! share behind an `Arc`. Pattern semantics are in [`pattern`], the matcher
-//! and its cost in [`matcher`].
+//! and its cost in `matcher.rs`.
 
 pub mod cli;
 pub mod error;

@@ -1,6 +1,6 @@
 //! A slow, obviously-correct matcher used as the oracle in differential
 //! tests and the `signatures_match` fuzz target. It shares no code with
-//! [`super::matcher`] or [`super::pattern`]: it reads each rule's pattern
+//! `matcher.rs` or `pattern.rs`: it reads each rule's pattern
 //! text and tests it against the name directly, then picks the winner by
 //! the documented order. Allocates; not for the hot path.
 

@@ -27,6 +27,7 @@ pub type Snapshot = Vec<(&'static str, String, u64)>;
 
 use std::collections::BTreeMap;
 
+use crate::extract::quic::QuicStats;
 use crate::flow::FlowStats;
 
 /// Counters one worker keeps for itself (no sharing on the hot path) and
@@ -72,6 +73,9 @@ pub struct WorkerStats {
     pub flow: FlowStats,
     /// Flows tracked at the last update (gauge).
     pub flows_active: u64,
+    /// QUIC Initials: decryption, CRYPTO reassembly, hellos (see
+    /// `extract::quic::QuicStats`).
+    pub quic: QuicStats,
 }
 
 impl WorkerStats {
@@ -97,6 +101,7 @@ impl WorkerStats {
         self.names_too_long += o.names_too_long;
         self.flow.merge(&o.flow);
         self.flows_active += o.flows_active;
+        self.quic.merge(&o.quic);
     }
 
     /// Bump a labelled counter.
@@ -112,6 +117,10 @@ impl WorkerStats {
             flow.insert(k.to_string(), v.into());
         }
         flow.insert("flows_active".into(), self.flows_active.into());
+        let mut quic = serde_json::Map::new();
+        for (k, v) in self.quic.pairs() {
+            quic.insert(k.to_string(), v.into());
+        }
         serde_json::json!({
             "decode": {
                 "packets": self.packets,
@@ -134,6 +143,7 @@ impl WorkerStats {
                 "http_too_long": self.http_too_long,
                 "tcp_streams_unclassified": self.tcp_streams_unclassified,
                 "names": self.names,
+                "quic": quic,
             },
             "match": {
                 "alerts": self.alerts,
