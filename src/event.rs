@@ -118,9 +118,23 @@ pub struct DnsAnswerEvent {
     pub ttl: u32,
 }
 
+/// The start of a flow: a TCP SYN without ACK, or the first UDP datagram
+/// of a flow the worker had not seen. Carries no name; the output stage
+/// uses it to attribute connections to addresses that vendor names resolved
+/// to (`attribution`), and to spot Kaspersky Security Center ports between
+/// home hosts.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct FlowStartEvent {
+    pub ts: TsNs,
+    pub packet: u64,
+    /// `src` is the initiator (the SYN's sender, the first datagram's sender).
+    pub endpoints: Endpoints,
+}
+
 /// Everything a worker hands to the output stage.
 #[derive(Clone, Debug)]
 pub enum Event {
     Name(NameEvent),
     DnsAnswer(DnsAnswerEvent),
+    FlowStart(FlowStartEvent),
 }

@@ -40,9 +40,84 @@ enum Command {
     /// Analyse pcap/pcapng files (plain or .gz) and report the hosts phoning
     /// home.
     Read(ReadArgs),
+    /// Capture on network interfaces (span port, tap) until SIGINT/SIGTERM.
+    Live(LiveArgs),
     /// List, check or export signature packs.
     #[command(subcommand)]
     Signatures(SigCommand),
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
+enum Backend {
+    /// Linux AF_PACKET, TPACKET_V3 rings, one fanout socket per worker.
+    AfPacket,
+    /// libpcap (cargo feature `pcap`): BPF filters, non-Linux hosts.
+    Pcap,
+}
+
+#[derive(Args, Debug)]
+struct LiveArgs {
+    /// Interface to capture on. Repeatable (several span ports into one
+    /// sensor).
+    #[arg(short = 'i', long = "interface", required = true, value_name = "IFACE")]
+    interfaces: Vec<String>,
+    /// Capture backend.
+    #[arg(long, value_enum, default_value = "af-packet")]
+    backend: Backend,
+    /// BPF filter expression (pcap backend only).
+    #[arg(long, value_name = "EXPR")]
+    bpf: Option<String>,
+    /// Do not put the interfaces in promiscuous mode.
+    #[arg(long)]
+    no_promisc: bool,
+    /// Bytes kept of each frame.
+    #[arg(long, value_name = "BYTES")]
+    snaplen: Option<u32>,
+    /// AF_PACKET ring block size in bytes (power of two, page multiple).
+    #[arg(long, value_name = "BYTES")]
+    ring_block_size: Option<u32>,
+    /// AF_PACKET ring blocks per socket.
+    #[arg(long, value_name = "N")]
+    ring_blocks: Option<u32>,
+    /// AF_PACKET block retire timeout in milliseconds.
+    #[arg(long, value_name = "MS")]
+    ring_retire_ms: Option<u32>,
+    /// After the sockets are open, switch to this unprivileged user.
+    #[arg(long, value_name = "NAME")]
+    user: Option<String>,
+    /// Write alerts as ECS JSON lines to DEST (a path, or - for stdout).
+    #[arg(long, value_name = "DEST")]
+    alerts: Option<PathBuf>,
+    /// Write every extracted name as ECS JSON lines to DEST.
+    #[arg(long, value_name = "DEST")]
+    names: Option<PathBuf>,
+    /// Write DNS answer records as ECS JSON lines to DEST.
+    #[arg(long, value_name = "DEST")]
+    dns_answers: Option<PathBuf>,
+    /// Print alerts as JSON lines on stdout.
+    #[arg(long)]
+    json: bool,
+    /// Rewrite the inventory (JSON or CSV by extension) periodically and on
+    /// exit, atomically (write then rename).
+    #[arg(long, value_name = "PATH")]
+    inventory: Option<PathBuf>,
+    /// Seconds between inventory rewrites.
+    #[arg(long, value_name = "SECS", default_value_t = 300)]
+    inventory_interval: u64,
+    /// Seconds between status lines on stderr (0: none).
+    #[arg(long, value_name = "SECS", default_value_t = 60)]
+    status_interval: u64,
+    /// Serve Prometheus metrics at http://ADDR/metrics.
+    #[arg(long, value_name = "ADDR")]
+    metrics_listen: Option<std::net::SocketAddr>,
+    /// Write run statistics as JSON to PATH on exit.
+    #[arg(long, value_name = "PATH")]
+    stats: Option<PathBuf>,
+    /// Worker threads per interface (default: cores minus one, at least 1).
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u16).range(1..=256))]
+    workers: Option<u16>,
+    #[command(flatten)]
+    sigs: SigArgs,
 }
 
 #[derive(Args, Debug, Clone)]
@@ -119,6 +194,7 @@ fn main() -> ExitCode {
     let cli = Cli::parse();
     let res = match cli.cmd {
         Command::Read(a) => cmd_read(a),
+        Command::Live(a) => live::cmd_live(a),
         Command::Signatures(s) => cmd_signatures(s),
     };
     match res {
@@ -139,6 +215,9 @@ fn main() -> ExitCode {
     }
 }
 
+#[path = "cli_live.rs"]
+mod live;
+
 fn load_signatures(a: &SigArgs) -> Result<SignatureSet> {
     SignatureSet::load(!a.no_default_signatures, &a.signatures)
         .map_err(|e| anyhow::anyhow!("{e}"))
@@ -149,42 +228,52 @@ fn is_stdout(p: &Path) -> bool {
     p.as_os_str() == "-"
 }
 
-fn cmd_read(a: ReadArgs) -> Result<u8> {
-    let sigs = load_signatures(&a.sigs)?;
-    if sigs.is_empty() {
-        eprintln!("phonehome: warning: no signatures loaded; nothing can alert");
-    }
+/// The event sinks from the output flags; also says whether stdout carries
+/// JSON (then human text goes to stderr).
+fn open_sinks(
+    alerts: &Option<PathBuf>,
+    names: &Option<PathBuf>,
+    dns_answers: &Option<PathBuf>,
+    json: bool,
+) -> Result<(Vec<Box<dyn EventSink + Send>>, bool)> {
     let mut sinks: Vec<Box<dyn EventSink + Send>> = Vec::new();
     let mut stdout_used = false;
+    let answers_only = Filter {
+        alerts: false,
+        names: false,
+        dns_answers: true,
+    };
     for (dest, filter) in [
-        (&a.alerts, Filter::ALERTS),
-        (&a.names, Filter::BOTH),
-        (
-            &a.dns_answers,
-            Filter {
-                alerts: false,
-                names: false,
-                dns_answers: true,
-            },
-        ),
+        (alerts, Filter::ALERTS),
+        (names, Filter::BOTH),
+        (dns_answers, answers_only),
     ] {
         if let Some(d) = dest {
+            if is_stdout(d) && stdout_used {
+                bail!("only one output can write to stdout (-)");
+            }
             stdout_used |= is_stdout(d);
             let sink = JsonLinesSink::create(d, filter)
                 .with_context(|| format!("cannot write to {}", d.display()))?;
             sinks.push(Box::new(sink));
         }
     }
-    if a.json {
+    if json {
         if stdout_used {
             bail!("--json prints alerts on stdout, which another output already uses");
         }
         stdout_used = true;
-        sinks.push(Box::new(JsonLinesSink::create(
-            Path::new("-"),
-            Filter::ALERTS,
-        )?));
+        sinks.push(Box::new(JsonLinesSink::create(Path::new("-"), Filter::ALERTS)?));
     }
+    Ok((sinks, stdout_used))
+}
+
+fn cmd_read(a: ReadArgs) -> Result<u8> {
+    let sigs = load_signatures(&a.sigs)?;
+    if sigs.is_empty() {
+        eprintln!("phonehome: warning: no signatures loaded; nothing can alert");
+    }
+    let (sinks, stdout_used) = open_sinks(&a.alerts, &a.names, &a.dns_answers, a.json)?;
     if let Some(inv) = &a.inventory {
         // Fail before reading anything if the format is unknown.
         phonehome::output::inventory_file::InventoryFormat::from_path(inv)?;

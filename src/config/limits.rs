@@ -477,3 +477,109 @@ pub const QUIC_IDLE_TIMEOUT_NS: u64 = 15 * 1_000_000_000;
 /// RFC 9000 §12.2 coalesces at most one packet per encryption level (four)
 /// in practice; 8 bounds the loop over a datagram of tiny bogus headers.
 pub const QUIC_MAX_PACKETS_PER_DATAGRAM: usize = 8;
+
+/// How often a live capture thread publishes its counters for the status
+/// line and `/metrics`. Publishing clones the counters (a few hundred
+/// bytes); four times a second keeps `/metrics` fresh at no measurable cost.
+pub const LIVE_PUBLISH_INTERVAL: std::time::Duration = std::time::Duration::from_millis(250);
+
+/// Longest the live output thread waits for events before it checks
+/// whether the inventory is due to be rewritten.
+pub const LIVE_OUTPUT_TICK: std::time::Duration = std::time::Duration::from_millis(200);
+
+// --- attribution (issue 7): answer map, resolvers, KSC fleets ---
+
+/// Most addresses the DNS-answer map remembers (vendor names' A/AAAA
+/// records). Vendor names resolve to a few hundred CDN addresses at most;
+/// 65,536 leaves room for many vendors and rotating CDNs at ~200 bytes per
+/// entry (about 13 MiB). Hit: the entry that expires first is evicted,
+/// counted as `answer_map_evicted`.
+pub const ANSWER_MAP_MAX_ADDRS: usize = 65_536;
+
+/// Most vendor names remembered per address: a shared CDN address can carry
+/// many names, and the evidence only needs a few to be explained. Hit: the
+/// name is not added, counted as `answer_map_names_dropped`.
+pub const ANSWER_MAP_MAX_NAMES_PER_ADDR: usize = 4;
+
+/// Shortest time an answer is held, whatever its TTL. Clients and products
+/// keep using an address well past a short TTL (OS caches, pooled
+/// connections, retries); 10 minutes covers the usual 60–300 s CDN TTLs
+/// being stretched without holding stale addresses for long.
+pub const ANSWER_MIN_HOLD_NS: u64 = 10 * 60 * 1_000_000_000;
+
+/// Longest time an answer is held, whatever its TTL: a week-long TTL (or a
+/// forged one) must not pin an address that may since have been reassigned
+/// to someone else. 6 hours bounds how stale an attribution can be.
+pub const ANSWER_MAX_HOLD_NS: u64 = 6 * 3600 * 1_000_000_000;
+
+/// Most DNS servers (destinations of port-53 queries) the resolver detector
+/// tracks. A network has a handful of resolvers; queries to random
+/// addresses (scans, spoofing) must not grow the table. Hit: the server is
+/// not tracked, counted as `resolver_servers_dropped`.
+pub const RESOLVER_MAX_SERVERS: usize = 4_096;
+
+/// Distinct clients that must be seen querying a home host on port 53
+/// before it is taken for a resolver. Three: a host queried by one or two
+/// peers may be a test box or a mis-set client; an office resolver serves
+/// dozens.
+pub const RESOLVER_MIN_CLIENTS: usize = 3;
+
+/// Queries forwarded upstream (a home host asking for a name shortly after
+/// a client asked it for the same name) before it is taken for a resolver;
+/// needs only the vendor-name alerts, so it works without `--names`.
+pub const RESOLVER_MIN_FORWARDS: u64 = 2;
+
+/// How long after a client's query a server's own query for the same name
+/// counts as forwarding it. Upstream resolution normally starts within
+/// milliseconds; 2 s allows for a busy resolver without pairing unrelated
+/// lookups.
+pub const RESOLVER_FORWARD_WINDOW_NS: u64 = 2 * 1_000_000_000;
+
+/// Recent client queries remembered per DNS server to pair them with its
+/// forwarded ones (name hash and time, 16 bytes each). 64 covers a 2 s
+/// window on a busy office resolver when only vendor names are seen.
+pub const RESOLVER_RECENT_QUERIES: usize = 64;
+
+/// Clients listed per (resolver, vendor name) in the report: enough to act
+/// on; more would be an unbounded list. Hit: counted as
+/// `inventory_resolver_clients_dropped`.
+pub const RESOLVER_MAX_CLIENTS_PER_NAME: usize = 32;
+
+/// Vendor names per resolver whose clients are remembered (same reason as
+/// `INVENTORY_MAX_NAMES_PER_HOST`). Hit: counted as
+/// `inventory_resolver_clients_dropped`.
+pub const RESOLVER_MAX_NAMES: usize = 128;
+
+/// Contacts (evidence within `CONTACT_GAP_NS` of each other form one)
+/// remembered per host for the timeline and the typical interval. 1,024
+/// covers a beacon every 30 minutes for three weeks at 17 bytes each. Hit:
+/// the oldest contact is forgotten, counted as `inventory_contacts_dropped`.
+pub const INVENTORY_MAX_CONTACTS_PER_HOST: usize = 1_024;
+
+/// Evidence closer than this to the previous contact belongs to the same
+/// contact: one product cycle (DNS, TLS, HTTP within seconds) is one
+/// contact, so the typical interval measures the product's period, not the
+/// gap between its packets.
+pub const CONTACT_GAP_NS: u64 = 60 * 1_000_000_000;
+
+/// A host is `quiet_since` its last contact when nothing has been seen from
+/// it for this long before the newest packet of the inventory, or for three
+/// typical intervals if that is longer. A day: products beacon at least
+/// daily (updates), so a day of silence means removed, off or moved.
+pub const QUIET_AFTER_NS: u64 = 24 * 3600 * 1_000_000_000;
+
+/// Most addresses of one MAC merged into one host record: a workstation
+/// has an IPv4, an IPv6 or two, and a DHCP change or two. A MAC behind more
+/// addresses is a router's (routed hosts all carry it) and is never merged;
+/// counted as `inventory_mac_merge_refused`.
+pub const INVENTORY_MAC_MERGE_MAX_IPS: usize = 4;
+
+/// Largest state file (`--state PATH`) read back, in bytes: an inventory at
+/// every limit is far smaller than this; a larger file is not ours.
+pub const STATE_MAX_FILE_BYTES: u64 = 512 * 1024 * 1024;
+
+/// Most peers remembered per host for KSC port evidence (its KSC server,
+/// or a server's managed endpoints). A KSC server may manage thousands of
+/// endpoints; the report only needs to name some. Hit: counted as
+/// `inventory_peers_dropped`.
+pub const INVENTORY_MAX_PEERS_PER_HOST: usize = 64;

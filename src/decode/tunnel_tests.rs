@@ -292,7 +292,7 @@ fn nflog_finds_the_payload_tlv_in_either_byte_order() {
     }
     // Without the payload TLV: not IP. A TLV running past the record: cut.
     let f = nflog_record(true);
-    assert_eq!(decode(LinkType(239), &f[..24]).unwrap_err(), DecodeError::NotIp);
+    assert_eq!(decode(LinkType(239), &f[..20]).unwrap_err(), DecodeError::NotIp);
     assert_eq!(decode(LinkType(239), &f[..30]).unwrap_err(), DecodeError::Truncated);
     // A zero-length TLV cannot be walked past.
     let mut zero = f.clone();
@@ -555,14 +555,18 @@ fn mpls_in_udp() {
 
 #[test]
 fn ip_in_ip_kinds() {
-    let d = packet(LinkType::RAW, &outer_v4(41, &INNER_V6));
+    let f = outer_v4(41, &INNER_V6);
+    let d = packet(LinkType::RAW, &f);
     assert_inner_v6(&d);
     assert_eq!(tunnel(&d).kind, TunnelKind::SixIn4);
-    let d = packet(LinkType::RAW, &outer_v4(4, &INNER_V4));
+    let f = outer_v4(4, &INNER_V4);
+    let d = packet(LinkType::RAW, &f);
     assert_eq!(tunnel(&d).kind, TunnelKind::IpIp);
-    let d = packet(LinkType::RAW, &outer_v6(41, &INNER_V6));
+    let f = outer_v6(41, &INNER_V6);
+    let d = packet(LinkType::RAW, &f);
     assert_eq!(tunnel(&d).kind, TunnelKind::IpIp);
-    let d = packet(LinkType::RAW, &outer_v6(4, &INNER_V4));
+    let f = outer_v6(4, &INNER_V4);
+    let d = packet(LinkType::RAW, &f);
     assert_inner_v4(&d);
     assert_eq!(tunnel(&d).outer_dst, Some(ip("2001:db8:ff::2")));
 }

@@ -11,6 +11,7 @@
 //! - a flow whose directions are both finished costs one hash lookup per
 //!   packet and no copying.
 
+pub mod defrag;
 pub mod tcp;
 
 use std::collections::HashMap;

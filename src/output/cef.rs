@@ -108,6 +108,7 @@ pub fn write(ev: &Event, rollup: Option<&Rollup>, out: &mut Vec<u8>) {
     match ev {
         Event::Name(n) => write_name_event(n, rollup, out),
         Event::DnsAnswer(a) => write_dns_answer(a, out),
+        Event::FlowStart(_) => {}
     }
 }
 

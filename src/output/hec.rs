@@ -118,6 +118,7 @@ pub fn write_envelope(ev: &Event, rollup: Option<&Rollup>, host: &str, out: &mut
         Event::Name(n) if n.rule.is_some() => (n.ts, "alert"),
         Event::Name(n) => (n.ts, "name"),
         Event::DnsAnswer(a) => (a.ts, "dns_answer"),
+        Event::FlowStart(f) => (f.ts, "flow_start"),
     };
     out.extend_from_slice(
         format!(

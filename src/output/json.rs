@@ -91,6 +91,7 @@ pub fn write(ev: &Event, buf: &mut Vec<u8>) {
     match ev {
         Event::Name(n) => write_event(n, buf),
         Event::DnsAnswer(a) => write_dns_answer(a, buf),
+        Event::FlowStart(_) => {}
     }
 }
 

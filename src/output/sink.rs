@@ -59,6 +59,7 @@ impl Filter {
             Event::Name(n) if n.rule.is_some() => self.alerts,
             Event::Name(_) => self.names,
             Event::DnsAnswer(_) => self.dns_answers,
+            Event::FlowStart(_) => false,
         }
     }
 }

@@ -107,6 +107,7 @@ impl Header {
                 None => (6, "name", n.ts),
             },
             Event::DnsAnswer(a) => (7, "dns_answer", a.ts),
+            Event::FlowStart(f) => (7, "flow_start", f.ts),
         };
         let pri = u16::from(self.facility) * 8 + u16::from(severity);
         out.extend_from_slice(format!("<{pri}>1 ").as_bytes());
@@ -120,7 +121,7 @@ impl Header {
         out.push(b' ');
         match ev {
             Event::Name(n) => write_sd(n, rollup, out),
-            Event::DnsAnswer(_) => out.push(b'-'),
+            Event::DnsAnswer(_) | Event::FlowStart(_) => out.push(b'-'),
         }
         out.push(b' ');
         match body {

@@ -14,6 +14,7 @@
 //! batches are back, ordering its events by packet number. So the output is
 //! identical whatever the number of workers.
 
+pub mod live;
 pub mod worker;
 
 use std::collections::BTreeMap;
@@ -394,37 +395,82 @@ fn worker_loop(
 
 type OutputResult = (Inventory, u64, Vec<String>);
 
-fn output_loop(rx: Receiver<Done>, mut sinks: Vec<Box<dyn EventSink + Send>>) -> OutputResult {
-    let mut inventory = Inventory::new();
+/// The output stage's state: the sinks and the inventory. Used by the
+/// offline and the live output threads alike.
+pub(crate) struct OutputStage {
+    sinks: Vec<Box<dyn EventSink + Send>>,
+    pub inventory: Inventory,
+    /// Events handed to the sinks.
+    pub written: u64,
+    /// The first sink errors (bounded: a dead disk repeats itself).
+    pub errors: Vec<String>,
+}
+
+impl OutputStage {
+    pub(crate) fn new(sinks: Vec<Box<dyn EventSink + Send>>) -> OutputStage {
+        OutputStage {
+            sinks,
+            inventory: Inventory::new(),
+            written: 0,
+            errors: Vec::new(),
+        }
+    }
+
+    /// Write the events of several batches, ordered by packet number.
+    pub(crate) fn emit_batches(&mut self, batches: Vec<Vec<Event>>) {
+        let mut all: Vec<Event> = batches.into_iter().flatten().collect();
+        all.sort_by_key(event_packet);
+        for ev in &all {
+            self.emit(ev);
+        }
+    }
+
+    pub(crate) fn emit(&mut self, ev: &Event) {
+        if let Event::Name(n) = ev
+            && n.rule.is_some()
+        {
+            self.inventory.observe(n);
+        }
+        for s in self.sinks.iter_mut() {
+            if let Err(e) = s.event(ev)
+                && self.errors.len() < 16
+            {
+                self.errors.push(e.to_string());
+            }
+        }
+        self.written += 1;
+    }
+
+    pub(crate) fn flush(&mut self) {
+        for s in self.sinks.iter_mut() {
+            if let Err(e) = s.flush()
+                && self.errors.len() < 16
+            {
+                self.errors.push(e.to_string());
+            }
+        }
+    }
+
+    pub(crate) fn finish(mut self) -> OutputResult {
+        self.flush();
+        (self.inventory, self.written, self.errors)
+    }
+}
+
+/// The packet number an event came from (its position in the output).
+pub(crate) fn event_packet(e: &Event) -> u64 {
+    match e {
+        Event::Name(n) => n.packet,
+        Event::DnsAnswer(a) => a.packet,
+        Event::FlowStart(f) => f.packet,
+    }
+}
+
+fn output_loop(rx: Receiver<Done>, sinks: Vec<Box<dyn EventSink + Send>>) -> OutputResult {
+    let mut out = OutputStage::new(sinks);
     // round -> (parts received, parts expected, their events)
     let mut pending: BTreeMap<u64, (u32, u32, Vec<Vec<Event>>)> = BTreeMap::new();
     let mut next_round = 0u64;
-    let mut written = 0u64;
-    let mut errors: Vec<String> = Vec::new();
-    let mut emit = |events: Vec<Vec<Event>>,
-                    inventory: &mut Inventory,
-                    sinks: &mut Vec<Box<dyn EventSink + Send>>| {
-        let mut all: Vec<Event> = events.into_iter().flatten().collect();
-        all.sort_by_key(|e| match e {
-            Event::Name(n) => n.packet,
-            Event::DnsAnswer(a) => a.packet,
-        });
-        for ev in &all {
-            if let Event::Name(n) = ev
-                && n.rule.is_some()
-            {
-                inventory.observe(n);
-            }
-            for s in sinks.iter_mut() {
-                if let Err(e) = s.event(ev)
-                    && errors.len() < 16
-                {
-                    errors.push(e.to_string());
-                }
-            }
-            written += 1;
-        }
-    };
     for d in rx {
         let e = pending
             .entry(d.round)
@@ -438,7 +484,7 @@ fn output_loop(rx: Receiver<Done>, mut sinks: Vec<Box<dyn EventSink + Send>>) ->
             .is_some_and(|(got, parts, _)| got >= parts)
         {
             if let Some((_, _, evs)) = pending.remove(&next_round) {
-                emit(evs, &mut inventory, &mut sinks);
+                out.emit_batches(evs);
             }
             next_round += 1;
         }
@@ -446,12 +492,7 @@ fn output_loop(rx: Receiver<Done>, mut sinks: Vec<Box<dyn EventSink + Send>>) ->
     // Input ended: whatever is left (only possible if a worker died) is
     // written in round order.
     for (_, (_, _, evs)) in std::mem::take(&mut pending) {
-        emit(evs, &mut inventory, &mut sinks);
+        out.emit_batches(evs);
     }
-    for s in sinks.iter_mut() {
-        if let Err(e) = s.flush() {
-            errors.push(e.to_string());
-        }
-    }
-    (inventory, written, errors)
+    out.finish()
 }

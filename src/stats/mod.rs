@@ -29,6 +29,7 @@ use std::collections::BTreeMap;
 
 use crate::extract::quic::QuicStats;
 use crate::flow::FlowStats;
+use crate::flow::defrag::DefragStats;
 
 /// Counters one worker keeps for itself (no sharing on the hot path) and
 /// publishes per batch. Labelled maps only allocate the first time a label
@@ -73,6 +74,8 @@ pub struct WorkerStats {
     pub flow: FlowStats,
     /// Flows tracked at the last update (gauge).
     pub flows_active: u64,
+    /// IP fragment reassembly (`flow::defrag`).
+    pub defrag: DefragStats,
     /// QUIC Initials: decryption, CRYPTO reassembly, hellos (see
     /// `extract::quic::QuicStats`).
     pub quic: QuicStats,
@@ -101,6 +104,7 @@ impl WorkerStats {
         self.names_too_long += o.names_too_long;
         self.flow.merge(&o.flow);
         self.flows_active += o.flows_active;
+        self.defrag.merge(&o.defrag);
         self.quic.merge(&o.quic);
     }
 
@@ -117,6 +121,11 @@ impl WorkerStats {
             flow.insert(k.to_string(), v.into());
         }
         flow.insert("flows_active".into(), self.flows_active.into());
+        let mut defrag = serde_json::Map::new();
+        for (k, v) in self.defrag.pairs() {
+            defrag.insert(k.to_string(), v.into());
+        }
+        flow.insert("defrag".into(), defrag.into());
         let mut quic = serde_json::Map::new();
         for (k, v) in self.quic.pairs() {
             quic.insert(k.to_string(), v.into());

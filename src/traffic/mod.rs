@@ -52,6 +52,7 @@ pub mod http;
 pub mod kaspersky;
 pub mod packet;
 pub mod pcap;
+pub mod quic;
 pub mod rng;
 pub mod session;
 pub mod tls;

@@ -215,11 +215,13 @@ quic_stats! {
     initials,
     /// Client Initials decrypted.
     initials_decrypted,
-    /// Initials that neither the client's nor the server's keys open
-    /// (corrupt, cut by the capture, or keyed from a DCID we missed).
+    /// Client Initials the client keys do not open (corrupt, cut by the
+    /// capture, keyed from a DCID we missed, or a server Initial between
+    /// two ephemeral ports whose client we did not see).
     decrypt_failed,
-    /// Server Initials (told apart by the tracked handshake or by the
-    /// server's keys): not read further.
+    /// Server Initials (the reverse of a tracked handshake, or sent from a
+    /// well-known port to an ephemeral one): not read further. Their keys
+    /// come from the client's original DCID, which they do not carry.
     server_initials,
     /// Client Initials of a handshake whose hello was already read: skipped.
     initials_after_hello,
@@ -788,6 +790,12 @@ impl QuicTracker {
             self.stats.server_initials += 1;
             return;
         }
+        if !self.conns.contains_key(&tuple) && from_server_port(tuple) {
+            // A server's Initial whose client we did not see: its keys come
+            // from a DCID that is not in the packet, so it cannot be opened.
+            self.stats.server_initials += 1;
+            return;
+        }
         let known = self.conns.get(&tuple).filter(|c| c.knows(h.dcid));
         if known.is_some_and(|c| c.done) {
             self.stats.initials_after_hello += 1;
@@ -818,14 +826,7 @@ impl QuicTracker {
             }
         }
         let Some((key_cid, (pn, plain_len))) = opened else {
-            // Not the client's keys: a server Initial we cannot pair, or
-            // damage. One more derivation tells them apart.
-            let server = open_initial(h, packet, h.dcid, Side::Server, 0, &mut self.plain);
-            if server.is_some() {
-                self.stats.server_initials += 1;
-            } else {
-                self.stats.decrypt_failed += 1;
-            }
+            self.stats.decrypt_failed += 1;
             return;
         };
         self.stats.initials_decrypted += 1;
@@ -953,6 +954,12 @@ impl QuicTracker {
     }
 }
 
+/// A datagram from a well-known port (below 1024) to an ephemeral one: a
+/// server's answer, when no tracked handshake says otherwise.
+fn from_server_port(t: Tuple) -> bool {
+    t.src_port < 1024 && t.dst_port >= 1024
+}
+
 /// Get or create `tuple`'s entry, evicting the oldest when the table is
 /// full.
 #[allow(clippy::too_many_arguments)] // split borrows of QuicTracker's fields
@@ -1077,4 +1084,217 @@ pub fn open_initial(
     plain.copy_within(header_len..header_len + n, 0);
     plain.truncate(n);
     Some((pn, n))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::net::Ipv4Addr;
+
+    fn unhex(s: &str) -> Vec<u8> {
+        let s: String = s.split_whitespace().collect();
+        (0..s.len())
+            .step_by(2)
+            .map(|i| u8::from_str_radix(&s[i..i + 2], 16).unwrap())
+            .collect()
+    }
+
+    fn tuple(port: u16) -> Tuple {
+        Tuple {
+            src: IpAddr::V4(Ipv4Addr::new(10, 0, 0, 1)),
+            src_port: port,
+            dst: IpAddr::V4(Ipv4Addr::new(192, 0, 2, 1)),
+            dst_port: 443,
+        }
+    }
+
+    fn names(t: &mut QuicTracker, ts: TsNs, tu: Tuple, d: &[u8]) -> Vec<(u32, Vec<u8>, bool)> {
+        let mut out = Vec::new();
+        t.datagram(ts, tu, d, &mut |n| out.push((n.version, n.sni.to_vec(), n.ech)));
+        out
+    }
+
+    /// RFC 9001 Appendix A.2: the protected client Initial opens to the
+    /// printed CRYPTO frame plus PADDING, and its hello names example.com.
+    #[test]
+    fn rfc9001_a2_client_initial() {
+        let pkt = unhex(include_str!("testdata/rfc9001_a2_client_initial.hex"));
+        let frame = unhex(include_str!("testdata/rfc9001_a2_crypto_frame.hex"));
+        let h = parse_long_header(&pkt).unwrap();
+        assert_eq!((h.version, h.ty, h.pn_offset, h.packet_len), (1, LongType::Initial, 18, 1200));
+        assert_eq!(h.dcid, unhex("8394c8f03e515708"));
+        let mut plain = Vec::new();
+        let (pn, n) = open_initial(&h, &pkt, h.dcid, Side::Client, 0, &mut plain).unwrap();
+        assert_eq!((pn, n), (2, 1162));
+        assert_eq!(&plain[..frame.len()], &frame[..]);
+        assert!(plain[frame.len()..n].iter().all(|&b| b == 0));
+
+        let mut t = QuicTracker::new();
+        assert_eq!(names(&mut t, 1, tuple(1), &pkt), vec![(1, b"example.com".to_vec(), false)]);
+        assert_eq!((t.stats.initials_decrypted, t.stats.sni), (1, 1));
+        // The same packet again: the handshake is done, nothing decrypted.
+        assert!(names(&mut t, 2, tuple(1), &pkt).is_empty());
+        assert_eq!((t.stats.initials_decrypted, t.stats.initials_after_hello), (1, 1));
+    }
+
+    /// RFC 9369 Appendix A.2: the v2 client Initial (same CRYPTO frame).
+    #[test]
+    fn rfc9369_a2_client_initial() {
+        let pkt = unhex(include_str!("testdata/rfc9369_a2_client_initial.hex"));
+        let frame = unhex(include_str!("testdata/rfc9001_a2_crypto_frame.hex"));
+        let h = parse_long_header(&pkt).unwrap();
+        assert_eq!((h.version, h.ty), (VERSION_2, LongType::Initial));
+        let mut plain = Vec::new();
+        let (pn, n) = open_initial(&h, &pkt, h.dcid, Side::Client, 0, &mut plain).unwrap();
+        assert_eq!((pn, n), (2, 1162));
+        assert_eq!(&plain[..frame.len()], &frame[..]);
+        let mut t = QuicTracker::new();
+        assert_eq!(
+            names(&mut t, 1, tuple(1), &pkt),
+            vec![(VERSION_2, b"example.com".to_vec(), false)]
+        );
+        // The same bytes labelled v1 do not open: the salt and labels matter.
+        let mut as_v1 = pkt.clone();
+        as_v1[1..5].copy_from_slice(&VERSION_1.to_be_bytes());
+        as_v1[0] = (as_v1[0] & 0xcf) | 0x00; // v1 Initial type bits
+        let mut t = QuicTracker::new();
+        assert!(names(&mut t, 1, tuple(1), &as_v1).is_empty());
+        assert_eq!(t.stats.decrypt_failed, 1);
+    }
+
+    /// RFC 9001 A.4 and RFC 9369 A.4: Retry packets; their SCID is the
+    /// client's next DCID.
+    #[test]
+    fn rfc_retry_packets_parse() {
+        for (hex, v) in [
+            ("ff000000010008f067a5502a4262b5746f6b656e04a265ba2eff4d829058fb3f0f2496ba", VERSION_1),
+            ("cf6b3343cf0008f067a5502a4262b5746f6b656ec8646ce8bfe33952d955543665dcc7b6", VERSION_2),
+        ] {
+            let p = unhex(hex);
+            let h = parse_long_header(&p).unwrap();
+            assert_eq!((h.version, h.ty, h.packet_len), (v, LongType::Retry, p.len()));
+            assert_eq!(h.dcid, b"");
+            assert_eq!(h.scid, unhex("f067a5502a4262b5"));
+        }
+    }
+
+    #[test]
+    fn header_errors() {
+        let pkt = unhex(include_str!("testdata/rfc9001_a2_client_initial.hex"));
+        // Every truncation of the header, and a datagram cut before the
+        // Length's end, is malformed; never a panic.
+        for n in 0..pkt.len() {
+            if n < 5 {
+                assert!(parse_long_header(&pkt[..n]).is_err());
+            } else {
+                assert_eq!(parse_long_header(&pkt[..n]), Err(HeaderError::Malformed), "{n}");
+            }
+        }
+        let mut unknown = pkt.clone();
+        unknown[1..5].copy_from_slice(&0x0a0a_0a0au32.to_be_bytes());
+        assert_eq!(
+            parse_long_header(&unknown),
+            Err(HeaderError::Unsupported(0x0a0a_0a0a))
+        );
+        let mut long_cid = pkt.clone();
+        long_cid[5] = 21;
+        assert_eq!(parse_long_header(&long_cid), Err(HeaderError::Malformed));
+    }
+
+    /// RFC 9000 §A.3's example, and the window edges.
+    #[test]
+    fn packet_number_decoding() {
+        assert_eq!(decode_pn(0xa82f_30ea + 1, 0x9b32, 16), 0xa82f_9b32);
+        assert_eq!(decode_pn(0, 2, 8), 2);
+        assert_eq!(decode_pn(255, 1, 8), 257);
+        assert_eq!(decode_pn(300, 250, 8), 250);
+        assert_eq!(decode_pn(u64::MAX >> 2, 0, 8), (u64::MAX >> 2) & !0xff);
+    }
+
+    #[test]
+    fn assembly_merges_ranges_in_any_order() {
+        let mut a = Assembly::default();
+        assert_eq!(a.add(10, b"klm"), Added::Ok);
+        assert_eq!(a.contiguous(), 0);
+        assert_eq!(a.add(0, b"abcde"), Added::Ok);
+        assert_eq!(a.contiguous(), 5);
+        assert_eq!(a.add(5, b"fghij"), Added::Ok);
+        assert_eq!(a.contiguous(), 13);
+        assert_eq!(&a.buf, b"abcdefghijklm");
+        assert_eq!(a.nranges, 1);
+        // Overlap and retransmission.
+        assert_eq!(a.add(2, b"cdefghij"), Added::Ok);
+        assert_eq!((a.contiguous(), a.nranges), (13, 1));
+        // Beyond the limit: cut there.
+        let lim = QUIC_MAX_CRYPTO_BYTES as u64;
+        assert_eq!(a.add(lim - 1, b"yz"), Added::OverLimit);
+        assert_eq!(a.buf.len(), QUIC_MAX_CRYPTO_BYTES);
+        assert_eq!(a.add(u64::MAX - 1, b"yz"), Added::OverLimit);
+        // Too many gaps.
+        let mut a = Assembly::default();
+        for i in 0..QUIC_MAX_CRYPTO_RANGES as u64 {
+            assert_eq!(a.add(1 + 2 * i, b"x"), Added::Ok);
+        }
+        assert_eq!(a.add(1000, b"x"), Added::TooManyRanges);
+        assert_eq!(a.nranges, QUIC_MAX_CRYPTO_RANGES);
+        // Filling a gap still works at the limit (it merges two ranges).
+        assert_eq!(a.add(2, b"x"), Added::Ok);
+        assert_eq!(a.nranges, QUIC_MAX_CRYPTO_RANGES - 1);
+    }
+
+    #[test]
+    fn recognition_is_cheap_and_selective() {
+        assert!(!looks_like_quic(b""));
+        assert!(!looks_like_quic(&[0x40, 1, 2, 3, 4, 5])); // short header
+        assert!(!looks_like_quic(&[0xc0, 0, 0, 0, 0])); // version negotiation
+        assert!(looks_like_quic(&[0xc0, 0, 0, 0, 1]));
+        let mut legacy = vec![0x09];
+        legacy.extend_from_slice(&[1, 2, 3, 4, 5, 6, 7, 8]);
+        legacy.extend_from_slice(b"Q043\x01");
+        assert!(looks_like_quic(&legacy));
+        legacy[9..13].copy_from_slice(b"Q046");
+        assert!(!looks_like_quic(&legacy)); // Q046 uses the long header
+    }
+
+    #[test]
+    fn unsupported_versions_are_counted_on_443_only() {
+        let mut pkt = unhex(include_str!("testdata/rfc9001_a2_client_initial.hex"));
+        pkt[1..5].copy_from_slice(&0x5a5a_5a5au32.to_be_bytes());
+        let mut t = QuicTracker::new();
+        assert!(names(&mut t, 1, tuple(1), &pkt).is_empty());
+        let mut other = tuple(1);
+        other.dst_port = 9999;
+        assert!(names(&mut t, 1, other, &pkt).is_empty());
+        assert_eq!(t.stats.unsupported_version, 1);
+        assert_eq!(t.stats.datagrams, 0);
+    }
+
+    /// The table never holds more than QUIC_MAX_CONNECTIONS handshakes, and
+    /// idle ones expire by packet time.
+    #[test]
+    fn table_is_bounded_and_expires() {
+        let pkt = unhex(include_str!("testdata/rfc9001_a2_client_initial.hex"));
+        let mut t = QuicTracker::new();
+        let n = QUIC_MAX_CONNECTIONS + 100;
+        let mut src = 0u32;
+        for i in 0..n {
+            src += 1;
+            let tu = Tuple {
+                src: IpAddr::V4(Ipv4Addr::from(0x0a00_0000 + src)),
+                src_port: 1000,
+                ..tuple(1)
+            };
+            assert_eq!(names(&mut t, i as u64, tu, &pkt).len(), 1);
+            assert!(t.len() <= QUIC_MAX_CONNECTIONS);
+        }
+        assert_eq!(t.stats.conns_evicted, 100);
+        assert_eq!(t.stats.conns_active, QUIC_MAX_CONNECTIONS as u64);
+        // Everything idle: one later datagram expires them all.
+        let later = n as u64 + QUIC_IDLE_TIMEOUT_NS;
+        names(&mut t, later, tuple(7), &pkt);
+        assert_eq!(t.len(), 1);
+        assert_eq!(t.stats.conns_expired, QUIC_MAX_CONNECTIONS as u64);
+        t.clear();
+        assert!(t.is_empty());
+    }
 }
