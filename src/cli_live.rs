@@ -34,7 +34,9 @@ fn open_sources(a: &LiveArgs, workers: usize) -> Result<Vec<Box<dyn LiveSource>>
                     ..d
                 };
                 if a.bpf.is_some() {
-                    bail!("--bpf needs --backend pcap (the af-packet backend has no filter compiler)");
+                    bail!(
+                        "--bpf needs --backend pcap (the af-packet backend has no filter compiler)"
+                    );
                 }
                 for iface in &a.interfaces {
                     for s in AfPacketSource::open_group(iface, workers, &cfg)? {
@@ -63,7 +65,9 @@ fn open_sources(a: &LiveArgs, workers: usize) -> Result<Vec<Box<dyn LiveSource>>
                 }
             }
             #[cfg(not(feature = "pcap"))]
-            bail!("this phonehome was built without the `pcap` feature: rebuild with `cargo build --release --features pcap` (needs libpcap-dev)");
+            bail!(
+                "this phonehome was built without the `pcap` feature: rebuild with `cargo build --release --features pcap` (needs libpcap-dev)"
+            );
         }
     }
     #[allow(unreachable_code)] // on builds where a backend branch bails
@@ -130,7 +134,9 @@ pub(super) fn cmd_live(a: LiveArgs) -> Result<u8> {
                     run.sigs.swap(Arc::new(s));
                     eprintln!("phonehome: SIGHUP: signatures reloaded ({n} rules)");
                 }
-                Err(e) => eprintln!("phonehome: error: SIGHUP: {e:#}; keeping the signatures in use"),
+                Err(e) => {
+                    eprintln!("phonehome: error: SIGHUP: {e:#}; keeping the signatures in use")
+                }
             }
         }
         if a.status_interval > 0 && last_status.elapsed() >= status_every {

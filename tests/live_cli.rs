@@ -10,6 +10,7 @@ mod common;
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 fn skip() -> bool {
@@ -38,11 +39,16 @@ struct Netns {
 
 impl Netns {
     fn new(tag: &str) -> Netns {
-        let name = format!("phl{}{}", tag, std::process::id());
+        use std::sync::atomic::{AtomicU32, Ordering};
+        static SEQ: AtomicU32 = AtomicU32::new(0);
+        let seq = SEQ.fetch_add(1, Ordering::Relaxed);
+        let name = format!("phl{tag}-{}-{seq}", std::process::id());
         let ns = Netns { name };
         ns.ip(&["netns", "add", &ns.name]);
         for args in [
-            &["link", "add", "ph-in", "type", "veth", "peer", "name", "ph-cap"][..],
+            &[
+                "link", "add", "ph-in", "type", "veth", "peer", "name", "ph-cap",
+            ][..],
             &["link", "set", "ph-in", "up"],
             &["link", "set", "ph-cap", "up"],
             &["link", "set", "lo", "up"],
@@ -63,19 +69,59 @@ impl Netns {
             .expect("ip netns exec");
         assert!(st.success(), "{prog} {args:?}");
     }
-    fn spawn(&self, prog: &Path, args: &[&str]) -> Child {
-        Command::new("ip")
+    /// Start phonehome and wait until it says it is capturing.
+    fn spawn(&self, prog: &Path, args: &[&str]) -> Running {
+        use std::io::BufRead;
+        let mut child = Command::new("ip")
             .args(["netns", "exec", &self.name])
             .arg(prog)
             .args(args)
-            .stdout(Stdio::piped())
+            .stdout(Stdio::null())
             .stderr(Stdio::piped())
             .spawn()
-            .expect("spawn")
+            .expect("spawn");
+        let err = Arc::new(Mutex::new(String::new()));
+        let stderr = child.stderr.take().expect("piped stderr");
+        let sink = Arc::clone(&err);
+        let reader = std::thread::spawn(move || {
+            for line in std::io::BufReader::new(stderr)
+                .lines()
+                .map_while(Result::ok)
+            {
+                let mut s = sink.lock().unwrap();
+                s.push_str(&line);
+                s.push('\n');
+            }
+        });
+        let deadline = Instant::now() + Duration::from_secs(15);
+        while !err.lock().unwrap().contains("capturing on") {
+            if let Ok(Some(st)) = child.try_wait() {
+                panic!("phonehome exited early ({st}): {}", err.lock().unwrap());
+            }
+            assert!(
+                Instant::now() < deadline,
+                "phonehome did not start capturing"
+            );
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        // The sockets are bound before that line is printed; give the
+        // rings a moment.
+        std::thread::sleep(Duration::from_millis(200));
+        Running { child, err, reader }
     }
     fn replay(&self, file: &Path) {
         let st = Command::new("ip")
-            .args(["netns", "exec", &self.name, "tcpreplay", "-q", "-i", "ph-in", "--pps", "3000"])
+            .args([
+                "netns",
+                "exec",
+                &self.name,
+                "tcpreplay",
+                "-q",
+                "-i",
+                "ph-in",
+                "--pps",
+                "3000",
+            ])
             .arg(file)
             .stdout(Stdio::null())
             .status()
@@ -86,7 +132,9 @@ impl Netns {
 
 impl Drop for Netns {
     fn drop(&mut self) {
-        let _ = Command::new("ip").args(["netns", "del", &self.name]).status();
+        let _ = Command::new("ip")
+            .args(["netns", "del", &self.name])
+            .status();
     }
 }
 
@@ -100,13 +148,19 @@ fn demo() -> PathBuf {
     common::root().join("tests/data/demo.pcap")
 }
 
-/// Wait until the capture has started (its startup line on stderr is not
-/// readable without blocking, so wait for the sockets to exist).
-fn settle() {
-    std::thread::sleep(Duration::from_millis(800));
+/// A running phonehome and what it printed on stderr so far.
+struct Running {
+    child: Child,
+    err: Arc<Mutex<String>>,
+    reader: std::thread::JoinHandle<()>,
 }
 
-fn stop(mut child: Child) -> (i32, String) {
+fn stop(run: Running) -> (i32, String) {
+    let Running {
+        mut child,
+        err,
+        reader,
+    } = run;
     let pid = child.id().to_string();
     // `ip netns exec` execs the program: the child pid is phonehome's.
     let _ = Command::new("kill").args(["-TERM", &pid]).status();
@@ -115,14 +169,16 @@ fn stop(mut child: Child) -> (i32, String) {
         if let Ok(Some(_)) = child.try_wait() {
             break;
         }
-        assert!(Instant::now() < deadline, "phonehome did not stop after SIGTERM");
+        assert!(
+            Instant::now() < deadline,
+            "phonehome did not stop after SIGTERM"
+        );
         std::thread::sleep(Duration::from_millis(50));
     }
-    let out = child.wait_with_output().unwrap();
-    (
-        out.status.code().unwrap_or(-1),
-        String::from_utf8_lossy(&out.stderr).into_owned(),
-    )
+    let status = child.wait().unwrap();
+    let _ = reader.join();
+    let text = err.lock().unwrap().clone();
+    (status.code().unwrap_or(-1), text)
 }
 
 /// Alerts keyed by what does not depend on capture time or packet
@@ -163,9 +219,9 @@ fn offline_alerts() -> BTreeMap<(String, u64, String, String), u32> {
 
 fn live_equals_offline(workers: &str, extra: &[&str]) {
     let ns = Netns::new(&format!("w{workers}"));
-    let alerts = tmp(&format!("live-{workers}-{}.jsonl", extra.len()));
-    let inv = tmp(&format!("live-{workers}-{}.json", extra.len()));
-    let stats = tmp(&format!("live-{workers}-{}.stats.json", extra.len()));
+    let alerts = tmp(&format!("{}.jsonl", ns.name));
+    let inv = tmp(&format!("{}.json", ns.name));
+    let stats = tmp(&format!("{}.stats.json", ns.name));
     let mut args = vec![
         "live",
         "-i",
@@ -183,7 +239,6 @@ fn live_equals_offline(workers: &str, extra: &[&str]) {
     ];
     args.extend_from_slice(extra);
     let child = ns.spawn(Path::new(env!("CARGO_BIN_EXE_phonehome")), &args);
-    settle();
     ns.replay(&demo());
     std::thread::sleep(Duration::from_millis(500));
     let (code, err) = stop(child);
@@ -300,12 +355,17 @@ fn sighup_swaps_a_good_pack_and_keeps_the_old_one_when_broken() {
             alerts.to_str().unwrap(),
         ],
     );
-    let pid = child.id().to_string();
+    let pid = child.child.id().to_string();
     let hup = || {
-        assert!(Command::new("kill").args(["-HUP", &pid]).status().unwrap().success());
+        assert!(
+            Command::new("kill")
+                .args(["-HUP", &pid])
+                .status()
+                .unwrap()
+                .success()
+        );
         std::thread::sleep(Duration::from_millis(600));
     };
-    settle();
     ns.replay(&demo());
     std::thread::sleep(Duration::from_millis(400));
     let first = rule_ids(&alerts);
@@ -317,17 +377,28 @@ fn sighup_swaps_a_good_pack_and_keeps_the_old_one_when_broken() {
     std::thread::sleep(Duration::from_millis(400));
     let second = rule_ids(&alerts);
     assert!(second.get("t-2").copied().unwrap_or(0) > 0, "{second:?}");
-    assert_eq!(second.get("t-1"), first.get("t-1"), "old rule still matching: {second:?}");
+    assert_eq!(
+        second.get("t-1"),
+        first.get("t-1"),
+        "old rule still matching: {second:?}"
+    );
 
     std::fs::write(&pack, "[pack]\nformat = 1\nthis is not toml\n").unwrap();
     hup();
     ns.replay(&demo());
     std::thread::sleep(Duration::from_millis(400));
     let third = rule_ids(&alerts);
-    assert_eq!(third.get("t-2").copied().unwrap_or(0), 2 * second["t-2"], "{third:?}");
+    assert_eq!(
+        third.get("t-2").copied().unwrap_or(0),
+        2 * second["t-2"],
+        "{third:?}"
+    );
     let (code, err) = stop(child);
     assert_eq!(code, 0, "{err}");
-    assert!(err.contains("SIGHUP: signatures reloaded (1 rules)"), "{err}");
+    assert!(
+        err.contains("SIGHUP: signatures reloaded (1 rules)"),
+        "{err}"
+    );
     assert!(err.contains("keeping the signatures in use"), "{err}");
 }
 
@@ -342,5 +413,8 @@ fn missing_interface_is_a_clear_error() {
         .unwrap();
     assert_eq!(out.status.code(), Some(1));
     let err = String::from_utf8_lossy(&out.stderr);
-    assert!(err.contains("interface phonehome-no-such-if0 not found"), "{err}");
+    assert!(
+        err.contains("interface phonehome-no-such-if0 not found"),
+        "{err}"
+    );
 }

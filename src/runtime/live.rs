@@ -279,17 +279,18 @@ fn capture_thread(
     let (mut qdrops, mut edrops) = (0u64, 0u64);
     let mut last_publish = Instant::now();
     let mut error = None;
-    let publish = |w: &Worker, src: &mut Box<dyn LiveSource>, q: u64, e: u64, err: &Option<String>| {
-        if let Some(t) = shared.threads.get(index)
-            && let Ok(mut t) = t.lock()
-        {
-            t.worker = w.stats.clone();
-            t.capture = src.stats();
-            t.output_queue_drops = q;
-            t.output_events_dropped = e;
-            t.error = err.clone();
-        }
-    };
+    let publish =
+        |w: &Worker, src: &mut Box<dyn LiveSource>, q: u64, e: u64, err: &Option<String>| {
+            if let Some(t) = shared.threads.get(index)
+                && let Ok(mut t) = t.lock()
+            {
+                t.worker = w.stats.clone();
+                t.capture = src.stats();
+                t.output_queue_drops = q;
+                t.output_events_dropped = e;
+                t.error = err.clone();
+            }
+        };
     let flush = |events: &mut Vec<Event>, block: bool, q: &mut u64, e: &mut u64| {
         if events.is_empty() {
             return;
@@ -314,7 +315,8 @@ fn capture_thread(
         match src.next_live() {
             Ok(LiveNext::Packet(p)) => {
                 if next_no == end_no {
-                    next_no = packet_no.fetch_add(limits::BATCH_PACKETS as u64, Ordering::Relaxed) + 1;
+                    next_no =
+                        packet_no.fetch_add(limits::BATCH_PACKETS as u64, Ordering::Relaxed) + 1;
                     end_no = next_no + limits::BATCH_PACKETS as u64;
                 }
                 let pkt = PacketIn {
@@ -443,27 +445,51 @@ pub fn status_line(shared: &LiveShared, elapsed: Duration) -> String {
 pub fn metrics_text(shared: &LiveShared) -> String {
     use std::fmt::Write as _;
     let (w, c, qd, ed) = shared.totals();
-    let o = shared
-        .output
-        .lock()
-        .map(|o| o.clone())
-        .unwrap_or_default();
+    let o = shared.output.lock().map(|o| o.clone()).unwrap_or_default();
     let mut s = String::with_capacity(4096);
     let mut counter = |name: &str, help: &str, v: u64| {
         let _ = writeln!(s, "# HELP phonehome_{name} {help}");
         let _ = writeln!(s, "# TYPE phonehome_{name} counter");
         let _ = writeln!(s, "phonehome_{name} {v}");
     };
-    counter("packets_total", "Frames processed by the workers.", w.packets);
+    counter(
+        "packets_total",
+        "Frames processed by the workers.",
+        w.packets,
+    );
     counter("bytes_total", "Captured bytes processed.", w.bytes);
-    counter("kernel_received_total", "Frames the kernel accepted for our sockets.", c.received);
-    counter("kernel_drops_total", "Frames the kernel dropped: ring or buffer full.", c.kernel_drops);
-    counter("interface_drops_total", "Frames dropped by the interface or driver.", c.interface_drops);
-    counter("queue_drops_total", "Event batches the output queue refused.", qd);
-    counter("queue_events_dropped_total", "Events lost in refused batches.", ed);
+    counter(
+        "kernel_received_total",
+        "Frames the kernel accepted for our sockets.",
+        c.received,
+    );
+    counter(
+        "kernel_drops_total",
+        "Frames the kernel dropped: ring or buffer full.",
+        c.kernel_drops,
+    );
+    counter(
+        "interface_drops_total",
+        "Frames dropped by the interface or driver.",
+        c.interface_drops,
+    );
+    counter(
+        "queue_drops_total",
+        "Event batches the output queue refused.",
+        qd,
+    );
+    counter(
+        "queue_events_dropped_total",
+        "Events lost in refused batches.",
+        ed,
+    );
     counter("decoded_total", "Frames decoded to UDP or TCP.", w.decoded);
     counter("alerts_total", "Names that matched a signature.", w.alerts);
-    counter("events_written_total", "Events handed to the sinks.", o.events);
+    counter(
+        "events_written_total",
+        "Events handed to the sinks.",
+        o.events,
+    );
     counter("sink_errors_total", "Sink write errors.", o.sink_errors);
     for (k, v) in &w.decode_errors {
         let _ = writeln!(s, "phonehome_not_decoded_total{{reason=\"{k}\"}} {v}");
@@ -474,16 +500,35 @@ pub fn metrics_text(shared: &LiveShared) -> String {
     for (k, v) in w.flow.pairs() {
         let _ = writeln!(s, "phonehome_flow_{k} {v}");
     }
-    let _ = writeln!(s, "# TYPE phonehome_flows_active gauge\nphonehome_flows_active {}", w.flows_active);
-    let _ = writeln!(s, "# TYPE phonehome_inventory_hosts gauge\nphonehome_inventory_hosts {}", o.inventory_hosts);
+    let _ = writeln!(
+        s,
+        "# TYPE phonehome_flows_active gauge\nphonehome_flows_active {}",
+        w.flows_active
+    );
+    let _ = writeln!(
+        s,
+        "# TYPE phonehome_inventory_hosts gauge\nphonehome_inventory_hosts {}",
+        o.inventory_hosts
+    );
     let _ = writeln!(
         s,
         "# HELP phonehome_reassembly_bytes_held Bytes held in TCP reassembly buffers.\n# TYPE phonehome_reassembly_bytes_held gauge\nphonehome_reassembly_bytes_held {}",
         w.flow.reassembly_bytes_held
     );
-    let _ = writeln!(s, "# HELP phonehome_capture_to_alert_seconds Packet time to alert output.\n# TYPE phonehome_capture_to_alert_seconds summary");
-    for (q, v) in [("0.5", o.alert_latency_p50_ns), ("0.99", o.alert_latency_p99_ns), ("1", o.alert_latency_max_ns)] {
-        let _ = writeln!(s, "phonehome_capture_to_alert_seconds{{quantile=\"{q}\"}} {}", v as f64 / 1e9);
+    let _ = writeln!(
+        s,
+        "# HELP phonehome_capture_to_alert_seconds Packet time to alert output.\n# TYPE phonehome_capture_to_alert_seconds summary"
+    );
+    for (q, v) in [
+        ("0.5", o.alert_latency_p50_ns),
+        ("0.99", o.alert_latency_p99_ns),
+        ("1", o.alert_latency_max_ns),
+    ] {
+        let _ = writeln!(
+            s,
+            "phonehome_capture_to_alert_seconds{{quantile=\"{q}\"}} {}",
+            v as f64 / 1e9
+        );
     }
     s
 }
@@ -506,11 +551,12 @@ pub fn serve_metrics(
             let mut buf = [0u8; 1024];
             let n = c.read(&mut buf).unwrap_or(0);
             let req = &buf[..n];
-            let (status, body) = if req.starts_with(b"GET /metrics ") || req.starts_with(b"GET /metrics?") {
-                ("200 OK", metrics_text(&shared))
-            } else {
-                ("404 Not Found", "try /metrics\n".to_string())
-            };
+            let (status, body) =
+                if req.starts_with(b"GET /metrics ") || req.starts_with(b"GET /metrics?") {
+                    ("200 OK", metrics_text(&shared))
+                } else {
+                    ("404 Not Found", "try /metrics\n".to_string())
+                };
             let _ = write!(
                 c,
                 "HTTP/1.1 {status}\r\nContent-Type: text/plain; version=0.0.4\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
