@@ -160,7 +160,8 @@ pub(super) fn cmd_live(a: LiveArgs) -> Result<u8> {
         code = EXIT_FATAL;
     }
     if let Some(p) = &a.stats {
-        let (w, c, qd, ed) = shared.totals();
+        let t = shared.totals();
+        let (w, c) = (&t.worker, &t.capture);
         let v = serde_json::json!({
             "schema_version": "1",
             "mode": "live",
@@ -174,7 +175,11 @@ pub(super) fn cmd_live(a: LiveArgs) -> Result<u8> {
                 "ring_damaged": c.ring_damaged,
                 "link_down": c.link_down,
             },
-            "queue": { "output_batches_dropped": qd, "output_events_dropped": ed },
+            "unread_at_exit": t.unread_at_exit,
+            "queue": {
+                "output_batches_dropped": t.queue_batches_dropped,
+                "output_events_dropped": t.queue_events_dropped,
+            },
             "stages": w.to_json(),
             "output": { "events": report.events_out },
         });

@@ -583,3 +583,11 @@ pub const STATE_MAX_FILE_BYTES: u64 = 512 * 1024 * 1024;
 /// endpoints; the report only needs to name some. Hit: counted as
 /// `inventory_peers_dropped`.
 pub const INVENTORY_MAX_PEERS_PER_HOST: usize = 64;
+
+/// After SIGINT/SIGTERM, how long a capture thread keeps reading its ring
+/// before it stops even if frames are still arriving. Frames already in the
+/// ring are read within this time (a TPACKET_V3 block is handed over at the
+/// latest after its retire timeout, `AFPACKET_RETIRE_TIMEOUT_MS`); frames that
+/// arrive after the request are not "already captured". Frames still unread
+/// when it expires are counted as `unread_at_exit`.
+pub const LIVE_DRAIN_TIME: std::time::Duration = std::time::Duration::from_secs(3);

@@ -76,6 +76,10 @@ pub struct ThreadSnapshot {
     /// capture), and the events in them.
     pub output_queue_drops: u64,
     pub output_events_dropped: u64,
+    /// Frames the kernel had put in the ring but that were not read when the
+    /// thread stopped (shutdown on a link that kept sending past
+    /// `limits::LIVE_DRAIN_TIME`): `received - delivered - kernel_drops`.
+    pub unread_at_exit: u64,
     pub error: Option<String>,
 }
 
@@ -103,10 +107,10 @@ pub struct LiveShared {
 
 impl LiveShared {
     /// Sum of every thread's counters.
-    pub fn totals(&self) -> (WorkerStats, LiveStats, u64, u64) {
+    pub fn totals(&self) -> Totals {
         let mut w = WorkerStats::default();
         let mut c = LiveStats::default();
-        let (mut qd, mut ed) = (0, 0);
+        let (mut qd, mut ed, mut unread) = (0, 0, 0);
         for t in &self.threads {
             let t = match t.lock() {
                 Ok(t) => t.clone(),
@@ -124,9 +128,26 @@ impl LiveShared {
             c.link_down += t.capture.link_down;
             qd += t.output_queue_drops;
             ed += t.output_events_dropped;
+            unread += t.unread_at_exit;
         }
-        (w, c, qd, ed)
+        Totals {
+            worker: w,
+            capture: c,
+            queue_batches_dropped: qd,
+            queue_events_dropped: ed,
+            unread_at_exit: unread,
+        }
     }
+}
+
+/// Every capture thread's counters summed.
+#[derive(Clone, Debug, Default)]
+pub struct Totals {
+    pub worker: WorkerStats,
+    pub capture: LiveStats,
+    pub queue_batches_dropped: u64,
+    pub queue_events_dropped: u64,
+    pub unread_at_exit: u64,
 }
 
 /// A live run's settings (sources are opened by the caller, before any
@@ -279,18 +300,29 @@ fn capture_thread(
     let (mut qdrops, mut edrops) = (0u64, 0u64);
     let mut last_publish = Instant::now();
     let mut error = None;
-    let publish =
-        |w: &Worker, src: &mut Box<dyn LiveSource>, q: u64, e: u64, err: &Option<String>| {
-            if let Some(t) = shared.threads.get(index)
-                && let Ok(mut t) = t.lock()
-            {
-                t.worker = w.stats.clone();
-                t.capture = src.stats();
-                t.output_queue_drops = q;
-                t.output_events_dropped = e;
-                t.error = err.clone();
+    // `last`: the thread is stopping; what is still in the ring is unread.
+    let publish = |w: &Worker,
+                   src: &mut Box<dyn LiveSource>,
+                   q: u64,
+                   e: u64,
+                   err: &Option<String>,
+                   last: bool| {
+        if let Some(t) = shared.threads.get(index)
+            && let Ok(mut t) = t.lock()
+        {
+            t.worker = w.stats.clone();
+            t.capture = src.stats();
+            t.output_queue_drops = q;
+            t.output_events_dropped = e;
+            t.error = err.clone();
+            if last {
+                t.unread_at_exit = t
+                    .capture
+                    .received
+                    .saturating_sub(t.capture.delivered + t.capture.kernel_drops);
             }
-        };
+        }
+    };
     let flush = |events: &mut Vec<Event>, block: bool, q: &mut u64, e: &mut u64| {
         if events.is_empty() {
             return;
@@ -310,8 +342,18 @@ fn capture_thread(
             }
         }
     };
+    let mut drain_deadline: Option<Instant> = None;
     loop {
         let stopping = control.shutdown.load(Ordering::Relaxed);
+        if stopping {
+            // Drain what the ring holds; on a link that never goes idle, stop
+            // after the drain time (frames arriving after the stop request
+            // are not "already captured").
+            let d = *drain_deadline.get_or_insert_with(|| Instant::now() + limits::LIVE_DRAIN_TIME);
+            if Instant::now() >= d {
+                break;
+            }
+        }
         match src.next_live() {
             Ok(LiveNext::Packet(p)) => {
                 if next_no == end_no {
@@ -354,12 +396,12 @@ fn capture_thread(
         }
         if last_publish.elapsed() >= limits::LIVE_PUBLISH_INTERVAL {
             last_publish = Instant::now();
-            publish(&w, &mut src, qdrops, edrops, &error);
+            publish(&w, &mut src, qdrops, edrops, &error, false);
         }
     }
     flush(&mut events, true, &mut qdrops, &mut edrops);
     w.finish();
-    publish(&w, &mut src, qdrops, edrops, &error);
+    publish(&w, &mut src, qdrops, edrops, &error, true);
 }
 
 fn live_output(
@@ -425,7 +467,13 @@ fn live_output(
 
 /// One status line (stderr, `--status-interval`).
 pub fn status_line(shared: &LiveShared, elapsed: Duration) -> String {
-    let (w, c, qd, ed) = shared.totals();
+    let Totals {
+        worker: w,
+        capture: c,
+        queue_batches_dropped: qd,
+        queue_events_dropped: ed,
+        ..
+    } = shared.totals();
     let secs = elapsed.as_secs_f64().max(1e-9);
     format!(
         "phonehome: {:.0} pkt/s, packets {} (kernel drops {}, queue drops {} batches/{} events), names {}, alerts {}, flows {}, hosts {}",
@@ -444,7 +492,13 @@ pub fn status_line(shared: &LiveShared, elapsed: Duration) -> String {
 /// The Prometheus text exposition of every counter (`/metrics`).
 pub fn metrics_text(shared: &LiveShared) -> String {
     use std::fmt::Write as _;
-    let (w, c, qd, ed) = shared.totals();
+    let Totals {
+        worker: w,
+        capture: c,
+        queue_batches_dropped: qd,
+        queue_events_dropped: ed,
+        unread_at_exit,
+    } = shared.totals();
     let o = shared.output.lock().map(|o| o.clone()).unwrap_or_default();
     let mut s = String::with_capacity(4096);
     let mut counter = |name: &str, help: &str, v: u64| {
@@ -482,6 +536,11 @@ pub fn metrics_text(shared: &LiveShared) -> String {
         "queue_events_dropped_total",
         "Events lost in refused batches.",
         ed,
+    );
+    counter(
+        "unread_at_exit_total",
+        "Frames left in the ring at shutdown.",
+        unread_at_exit,
     );
     counter("decoded_total", "Frames decoded to UDP or TCP.", w.decoded);
     counter("alerts_total", "Names that matched a signature.", w.alerts);
