@@ -77,8 +77,9 @@ pub enum NameDetail {
     Tls { ech: bool },
     /// HTTP request method (e.g. `GET`, `CONNECT`), raw bytes.
     Http { method: Box<[u8]> },
-    /// QUIC Initial (version number).
-    Quic { version: u32 },
+    /// QUIC Initial: the version, and whether the hello carried
+    /// encrypted_client_hello (the name is then the outer SNI).
+    Quic { version: u32, ech: bool },
 }
 
 /// A name extracted from traffic, matched or not.

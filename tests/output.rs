@@ -76,6 +76,7 @@ fn event(i: u64, proto: Protocol, name: &[u8], rule: Option<Arc<Rule>>) -> NameE
         },
         Protocol::Quic => NameDetail::Quic {
             version: 0x6b33_43cf,
+            ech: i.is_multiple_of(2),
         },
     };
     NameEvent {

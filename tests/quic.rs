@@ -60,7 +60,7 @@ impl Cap {
         for ev in events {
             if let Event::Name(n) = ev {
                 assert_eq!(n.protocol, Protocol::Quic, "only QUIC names expected");
-                let NameDetail::Quic { version } = n.detail else {
+                let NameDetail::Quic { version, .. } = n.detail else {
                     panic!("QUIC name without QUIC detail");
                 };
                 let src = SocketAddr::new(n.endpoints.src_ip, n.endpoints.src_port);
@@ -248,7 +248,11 @@ fn retry_then_new_initial() {
         let pieces = split(&hello, 2);
         // First attempt: only the first Initial is seen, then the Retry.
         let f0 = shuffled_frames(pieces[0].0, pieces[0].1);
-        cap.send(client(6000), server(), &client_initial(version, odcid, odcid, 0, &f0));
+        cap.send(
+            client(6000),
+            server(),
+            &client_initial(version, odcid, odcid, 0, &f0),
+        );
         let retry = build::retry(version, b"clientcid", new_dcid, b"retry-token").unwrap();
         cap.send(server(), client(6000), &retry);
         // Second attempt: the whole hello again, keyed from the new DCID.
@@ -284,7 +288,10 @@ fn retry_then_new_initial() {
             &build::initial(&p, Side::Client, new_dcid, &f, 1200).unwrap(),
         );
         let (r, names) = cap.run(&format!("retry-{version:x}"));
-        assert_eq!(names, vec![(client(6000), "retried.example".into(), version)]);
+        assert_eq!(
+            names,
+            vec![(client(6000), "retried.example".into(), version)]
+        );
         let q = quic(&r);
         assert_eq!(q.retries, 1);
         assert_eq!(q.initials_after_hello, 1);
@@ -303,7 +310,11 @@ fn client_switches_dcid_after_server_initial() {
     let hello = pq_hello("switch.example", 4);
     let pieces = split(&hello, 2);
     let f0 = shuffled_frames(pieces[0].0, pieces[0].1);
-    cap.send(client(7000), server(), &client_initial(VERSION_1, odcid, odcid, 0, &f0));
+    cap.send(
+        client(7000),
+        server(),
+        &client_initial(VERSION_1, odcid, odcid, 0, &f0),
+    );
     let sp = Initial {
         version: VERSION_1,
         dcid: b"clientcid",
@@ -325,7 +336,10 @@ fn client_switches_dcid_after_server_initial() {
         &client_initial(VERSION_1, b"server-picked", odcid, 1, &f1),
     );
     let (r, names) = cap.run("switch");
-    assert_eq!(names, vec![(client(7000), "switch.example".into(), VERSION_1)]);
+    assert_eq!(
+        names,
+        vec![(client(7000), "switch.example".into(), VERSION_1)]
+    );
     let q = quic(&r);
     assert_eq!((q.server_initials, q.decrypt_failed), (1, 0));
 }
@@ -337,7 +351,10 @@ fn client_switches_dcid_after_server_initial() {
 #[test]
 fn reused_five_tuple_unpaired_server_and_damage() {
     let mut cap = Cap::new();
-    for (dcid, sni) in [(&b"first-conn"[..], "one.example"), (b"second-conn", "two.example")] {
+    for (dcid, sni) in [
+        (&b"first-conn"[..], "one.example"),
+        (b"second-conn", "two.example"),
+    ] {
         let mut f = Vec::new();
         push_crypto_frame(&mut f, 0, &pq_hello(sni, 5)).unwrap();
         // Both in one packet: a 1,400-byte Initial.
@@ -388,12 +405,22 @@ fn reused_five_tuple_unpaired_server_and_damage() {
 #[test]
 fn any_port_and_ipv6() {
     let mut cap = Cap::new();
-    let c = SocketAddr::new(IpAddr::V6(Ipv6Addr::new(0x2001, 0xdb8, 0, 0, 0, 0, 0, 5)), 55_555);
-    let s = SocketAddr::new(IpAddr::V6(Ipv6Addr::new(0x2001, 0xdb8, 0, 0, 0, 0, 0, 6)), 8443);
+    let c = SocketAddr::new(
+        IpAddr::V6(Ipv6Addr::new(0x2001, 0xdb8, 0, 0, 0, 0, 0, 5)),
+        55_555,
+    );
+    let s = SocketAddr::new(
+        IpAddr::V6(Ipv6Addr::new(0x2001, 0xdb8, 0, 0, 0, 0, 0, 6)),
+        8443,
+    );
     let hello = pq_hello("odd-port.example", 6);
     for (i, (off, data)) in split(&hello, 3).into_iter().enumerate().rev() {
         let f = shuffled_frames(off, data);
-        cap.send(c, s, &client_initial(VERSION_2, b"v6v6v6v6", b"v6v6v6v6", i as u64, &f));
+        cap.send(
+            c,
+            s,
+            &client_initial(VERSION_2, b"v6v6v6v6", b"v6v6v6v6", i as u64, &f),
+        );
     }
     let (_, names) = cap.run("port");
     assert_eq!(names, vec![(c, "odd-port.example".into(), VERSION_2)]);
@@ -407,10 +434,18 @@ fn lost_first_initial_is_counted_not_guessed() {
     let hello = pq_hello("lost.example", 7);
     let pieces = split(&hello, 2);
     let f1 = shuffled_frames(pieces[1].0, pieces[1].1);
-    cap.send(client(9000), server(), &client_initial(VERSION_1, b"lostlost", b"lostlost", 1, &f1));
+    cap.send(
+        client(9000),
+        server(),
+        &client_initial(VERSION_1, b"lostlost", b"lostlost", 1, &f1),
+    );
     cap.wait(phonehome::config::limits::QUIC_IDLE_TIMEOUT_NS);
     let other = shuffled_frames(0, &hello[..100]);
-    cap.send(client(9001), server(), &client_initial(VERSION_1, b"nextnext", b"nextnext", 0, &other));
+    cap.send(
+        client(9001),
+        server(),
+        &client_initial(VERSION_1, b"nextnext", b"nextnext", 0, &other),
+    );
     let (r, names) = cap.run("lost");
     assert!(names.is_empty());
     let q = quic(&r);
@@ -444,7 +479,10 @@ fn gquic_q046_chlo() {
     for _ in 0..2 {
         t.datagram(1, tuple, &p, &mut |n| got.push((n.version, n.sni.to_vec())));
     }
-    assert_eq!(got, vec![(u32::from_be_bytes(*b"Q046"), b"gquic46.example".to_vec())]);
+    assert_eq!(
+        got,
+        vec![(u32::from_be_bytes(*b"Q046"), b"gquic46.example".to_vec())]
+    );
     assert_eq!(t.stats.initials_after_hello, 1);
 }
 
@@ -455,14 +493,21 @@ fn gquic_q046_chlo() {
 /// and no name reported.
 #[test]
 fn corpus_quic_v2_files_decrypt() {
-    for f in ["suricata-verify__quic-v2.pcap", "zeek__quic-quicv2-http3-443.pcap"] {
+    for f in [
+        "suricata-verify__quic-v2.pcap",
+        "zeek__quic-quicv2-http3-443.pcap",
+    ] {
         let p = common::root().join("tests/corpus/pcaps").join(f);
         let (r, events) = common::run(&[p.as_path()], 1);
         let q = r.stats.quic;
         assert_eq!(q.decrypt_failed, 0, "{f}");
         assert!(q.initials_decrypted >= 1, "{f}");
         assert_eq!((q.hellos, q.hellos_without_sni), (1, 1), "{f}");
-        assert!(!events.iter().any(|e| matches!(e, Event::Name(n) if n.protocol == Protocol::Quic)));
+        assert!(
+            !events
+                .iter()
+                .any(|e| matches!(e, Event::Name(n) if n.protocol == Protocol::Quic))
+        );
     }
 }
 

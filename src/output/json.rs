@@ -151,7 +151,10 @@ pub fn write_event(ev: &NameEvent, buf: &mut Vec<u8>) {
     }
     match &ev.detail {
         NameDetail::Tls { ech: true } => buf.extend_from_slice(br#","tls":{"ech":true}"#),
-        NameDetail::Quic { version } => {
+        NameDetail::Quic { version, ech } => {
+            if *ech {
+                buf.extend_from_slice(br#","tls":{"ech":true}"#);
+            }
             let _ = write!(buf, r#","quic":{{"version":"0x{version:08x}"}}"#);
         }
         _ => {}
@@ -394,7 +397,10 @@ mod tests {
             protocol: Protocol::Quic,
             endpoints: endpoints(Transport::Udp, 443),
             name: (*b"www.google.de").into(),
-            detail: NameDetail::Quic { version: 1 },
+            detail: NameDetail::Quic {
+                version: 1,
+                ech: false,
+            },
             rule: None,
         };
         let l = line(&ev);

@@ -556,6 +556,9 @@ pub fn metrics_text(shared: &LiveShared) -> String {
     for (k, v) in &w.names {
         let _ = writeln!(s, "phonehome_names_total{{protocol=\"{k}\"}} {v}");
     }
+    for (k, v) in w.quic.pairs() {
+        let _ = writeln!(s, "phonehome_quic_{k} {v}");
+    }
     for (k, v) in w.flow.pairs() {
         let _ = writeln!(s, "phonehome_flow_{k} {v}");
     }

@@ -28,7 +28,7 @@ use crossbeam_channel::{Receiver, Sender, bounded};
 
 use crate::capture::{CaptureError, FileSource, LinkType, RawPacket, Source};
 use crate::config::limits;
-use crate::decode::{self, L4};
+use crate::decode::{self, Frame, L4};
 use crate::event::Event;
 use crate::flow::{FlowKey, PROTO_TCP, PROTO_UDP};
 use crate::inventory::Inventory;
@@ -153,17 +153,36 @@ struct Done {
 /// Which worker a packet goes to: a symmetric hash of its innermost 5-tuple,
 /// so both directions of a flow (whatever their VLAN tags) meet in one
 /// worker. Undecodable frames go to worker 0.
+///
+/// IP fragments go by a symmetric hash of their IP pair alone (ports are
+/// only in the first fragment), so every fragment of a datagram reaches the
+/// same worker's reassembler. The reassembled datagram is then processed on
+/// that worker, which need not be the one its 5-tuple picks: a flow whose
+/// packets are partly fragmented can be split over two workers. For UDP
+/// (DNS, SSDP) that changes nothing, each datagram standing alone. For TCP
+/// the reassembled segment is picked up mid-stream on the IP-pair worker, so
+/// a ClientHello or request head inside one fragmented segment is still
+/// seen; one spread over fragmented and unfragmented segments is lost with
+/// more than one worker, as is QUIC CRYPTO reassembly across fragmented and
+/// whole Initials. Hashing every packet by IP pair would avoid this at the
+/// cost of balance (one busy host pair would load one worker); fragmented
+/// TCP and QUIC are rare (path-MTU discovery, MSS clamping, QUIC's DF bit),
+/// so the 5-tuple spread is kept.
 pub fn dispatch(p: &RawPacket<'_>, workers: usize) -> usize {
     if workers <= 1 {
         return 0;
     }
-    match decode::decode(p.linktype, p.data) {
-        Ok(d) => {
+    match decode::decode_frame(p.linktype, p.data) {
+        Ok(Frame::Packet(d)) => {
             let proto = match d.l4 {
                 L4::Tcp(_) => PROTO_TCP,
                 L4::Udp => PROTO_UDP,
             };
             let (k, _) = FlowKey::new(proto, d.src_ip, d.src_port, d.dst_ip, d.dst_port);
+            (k.dispatch_hash() % workers as u64) as usize
+        }
+        Ok(Frame::Fragment(f)) => {
+            let (k, _) = FlowKey::new(0, f.meta.src_ip, 0, f.meta.dst_ip, 0);
             (k.dispatch_hash() % workers as u64) as usize
         }
         Err(_) => 0,

@@ -6,7 +6,7 @@ use std::sync::Arc;
 
 use crate::capture::LinkType;
 use crate::config::limits;
-use crate::decode::{self, Decoded, L4};
+use crate::decode::{self, Decoded, Fragment, Frame, L4};
 use crate::event::{
     DnsAnswerEvent, Endpoints, Event, NameDetail, NameEvent, Protocol, Transport, TsNs,
 };
@@ -14,6 +14,7 @@ use crate::extract::dns::{self, DnsItem, DnsScratch};
 use crate::extract::http::{self, HttpScan};
 use crate::extract::quic::{self, QuicTracker};
 use crate::extract::tls::{self, HelloScan};
+use crate::flow::defrag::Defrag;
 use crate::flow::{App, FlowKey, FlowTable, PROTO_TCP, StreamEvent};
 use crate::signatures::SignatureSet;
 use crate::stats::WorkerStats;
@@ -52,6 +53,10 @@ pub struct Worker {
     scratch: Scratch,
     cfg: WorkerConfig,
     pub stats: WorkerStats,
+    /// IP fragment reassembly, and the two buffers completed datagrams are
+    /// handed back in (a reassembled tunnel may hold another fragment).
+    defrag: Defrag,
+    defrag_out: [Vec<u8>; 2],
 }
 
 /// Reusable parser buffers (one set per worker).
@@ -155,6 +160,8 @@ impl Worker {
             scratch: Scratch::default(),
             cfg,
             stats: WorkerStats::default(),
+            defrag: Defrag::default(),
+            defrag_out: Default::default(),
         }
     }
 
@@ -167,13 +174,51 @@ impl Worker {
     pub fn process(&mut self, p: &PacketIn<'_>, out: &mut Vec<Event>) {
         self.stats.packets += 1;
         self.stats.bytes += p.data.len() as u64;
-        let d = match decode::decode(p.linktype, p.data) {
-            Ok(d) => d,
+        let d = match decode::decode_frame(p.linktype, p.data) {
+            Ok(Frame::Packet(d)) => d,
+            Ok(Frame::Fragment(f)) => {
+                self.fragment(p, &f, out);
+                return;
+            }
             Err(e) => {
                 WorkerStats::bump(&mut self.stats.decode_errors, e.label());
                 return;
             }
         };
+        self.decoded(p, &d, out);
+    }
+
+    /// An IP fragment goes to the reassembler. A completed datagram is
+    /// decoded and goes on through the normal path with the link fields of
+    /// the fragment that completed it (and this packet's time and number).
+    /// It may be a tunnel holding another fragment: each such nesting sits
+    /// one tunnel deeper, so the loop ends within `MAX_ENCAP_DEPTH` rounds.
+    fn fragment(&mut self, p: &PacketIn<'_>, f: &Fragment<'_>, out: &mut Vec<Event>) {
+        let [mut buf, mut spare] = std::mem::take(&mut self.defrag_out);
+        let mut done = self.defrag.push(p.ts_ns, f, &mut buf);
+        for _ in 0..=limits::MAX_ENCAP_DEPTH {
+            let Some(meta) = done.take() else {
+                break;
+            };
+            match decode::decode_reassembled(&meta, &buf) {
+                Ok(Frame::Packet(d)) => self.decoded(p, &d, out),
+                Ok(Frame::Fragment(inner)) => {
+                    done = self.defrag.push(p.ts_ns, &inner, &mut spare);
+                    std::mem::swap(&mut buf, &mut spare);
+                }
+                Err(e) => WorkerStats::bump(&mut self.stats.decode_errors, e.label()),
+            }
+        }
+        if done.is_some() {
+            let e = decode::DecodeError::EncapDepthLimit;
+            WorkerStats::bump(&mut self.stats.decode_errors, e.label());
+        }
+        self.defrag_out = [buf, spare];
+        self.stats.defrag = self.defrag.stats;
+    }
+
+    /// Everything after decoding: flow, extract, match.
+    fn decoded(&mut self, p: &PacketIn<'_>, d: &Decoded<'_>, out: &mut Vec<Event>) {
         self.stats.decoded += 1;
         let transport = match d.l4 {
             L4::Udp => Transport::Udp,
@@ -225,7 +270,11 @@ impl Worker {
 
     /// End of input: forget every flow (incomplete prefixes yield nothing).
     pub fn finish(&mut self) {
+        self.defrag.clear();
+        self.stats.defrag = self.defrag.stats;
         self.flows.clear();
+        self.scratch.quic.clear();
+        self.stats.quic = self.scratch.quic.stats;
         self.stats.flows_active = 0;
         self.stats.flow = self.flows.stats.clone();
     }
@@ -251,7 +300,10 @@ fn udp(d: &Decoded<'_>, em: &mut Emit<'_>, scratch: &mut Scratch) {
             em.name(
                 Protocol::Quic,
                 n.sni,
-                NameDetail::Quic { version: n.version },
+                NameDetail::Quic {
+                    version: n.version,
+                    ech: n.ech,
+                },
             )
         });
         em.stats.quic = scratch.quic.stats;
