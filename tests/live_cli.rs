@@ -592,3 +592,91 @@ fn sigterm_mid_replay_flushes_everything_captured() {
     // The inventory was written on exit by the unprivileged process.
     assert!(std::fs::metadata(&inv).is_ok(), "{err}");
 }
+
+#[test]
+fn runs_unprivileged_with_only_cap_net_raw_and_explains_missing_privilege() {
+    if skip() {
+        return;
+    }
+    // A copy any user can execute (the build tree may not be readable).
+    let bin = tmp("phonehome-unpriv");
+    std::fs::copy(env!("CARGO_BIN_EXE_phonehome"), &bin).unwrap();
+    let ns = Netns::new("cap");
+    let alerts = tmp(&format!("{}.jsonl", ns.name));
+    // Only CAP_NET_RAW, as user nobody (the systemd unit's setup).
+    let child = Command::new("ip")
+        .args([
+            "netns",
+            "exec",
+            &ns.name,
+            "setpriv",
+            "--reuid=nobody",
+            "--regid=nogroup",
+        ])
+        .args([
+            "--clear-groups",
+            "--inh-caps=+net_raw",
+            "--ambient-caps=+net_raw",
+        ])
+        .args(["--bounding-set=-all,+net_raw"])
+        .arg(&bin)
+        .args(["live", "-i", "ph-cap", "--status-interval", "0", "--alerts"])
+        .arg(&alerts)
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let run = {
+        use std::io::BufRead;
+        let mut child = child;
+        let err = Arc::new(Mutex::new(String::new()));
+        let stderr = child.stderr.take().unwrap();
+        let sink = Arc::clone(&err);
+        let reader = std::thread::spawn(move || {
+            for line in std::io::BufReader::new(stderr)
+                .lines()
+                .map_while(Result::ok)
+            {
+                sink.lock().unwrap().push_str(&(line + "\n"));
+            }
+        });
+        let deadline = Instant::now() + Duration::from_secs(15);
+        while !err.lock().unwrap().contains("capturing on") {
+            assert!(Instant::now() < deadline, "{}", err.lock().unwrap());
+            assert!(
+                child.try_wait().unwrap().is_none(),
+                "{}",
+                err.lock().unwrap()
+            );
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        Running { child, err, reader }
+    };
+    ns.replay(&demo());
+    std::thread::sleep(Duration::from_millis(500));
+    let (code, err) = stop(run);
+    assert_eq!(code, 0, "{err}");
+    assert_eq!(alert_keys(&alerts), offline_alerts());
+
+    // Without the capability: a clear error naming it and how to grant it.
+    let out = Command::new("ip")
+        .args([
+            "netns",
+            "exec",
+            &ns.name,
+            "setpriv",
+            "--reuid=nobody",
+            "--regid=nogroup",
+        ])
+        .args(["--clear-groups", "--inh-caps=-all", "--bounding-set=-all"])
+        .arg(&bin)
+        .args(["live", "-i", "ph-cap"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    let e = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        e.contains("needs CAP_NET_RAW") && e.contains("setcap"),
+        "{e}"
+    );
+}
