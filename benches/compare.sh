@@ -4,6 +4,7 @@
 #
 #   benches/compare.sh                 # 2 GB capture, 100 MB slice, 3 runs each
 #   SIZE=1G RUNS=5 benches/compare.sh  # other sizes / more runs
+#   BUILD=0 benches/compare.sh         # reuse target/release binaries
 #
 # What it does:
 #  1. installs missing tools with apt-get when run as root (tcpdump,
@@ -16,7 +17,9 @@
 #  4. reads both into the page cache (twice) and checks they stay there;
 #  5. runs every command $RUNS times, interleaved round by round so that
 #     background noise spreads over all of them, measuring wall time
-#     (date +%s%N around the command) and peak RSS (/usr/bin/time -v);
+#     (date +%s%N around the command), CPU time (user + sys) and peak RSS
+#     (/usr/bin/time -v); on a shared machine CPU time is the steadier
+#     number, wall time what a user waits;
 #  6. prints a table of medians: wall, packets/s, GB/s, ratio to cat,
 #     peak RSS, and the names found against the ground truth.
 #
@@ -65,8 +68,12 @@ if [ ${#need[@]} -gt 0 ]; then
 fi
 
 # ---------------------------------------------------------------- build
-log "building (release)"
-cargo build --release --quiet --bin phonehome --bin phonehome-gen
+# BUILD=0 reuses the binaries already in target/release (e.g. while the
+# working tree does not build).
+if [ "${BUILD:-1}" != 0 ]; then
+    log "building (release)"
+    cargo build --release --quiet --bin phonehome --bin phonehome-gen
+fi
 PH=$ROOT/target/release/phonehome
 GEN=$ROOT/target/release/phonehome-gen
 
@@ -109,7 +116,7 @@ add "phonehome --workers 1 ($SLICE)" "$SMALL" "'$PH' read '$SMALL' --workers 1 -
 add "phonehome --workers $WORKERS_N ($SLICE)" "$SMALL" "'$PH' read '$SMALL' --workers $WORKERS_N --no-progress --stats STATS"
 add "tshark names ($SLICE)" "$SMALL" "tshark -n -r '$SMALL' -Y 'dns.flags.response == 0 || tls.handshake.type == 1 || http.request' -T fields -e dns.qry.name -e tls.handshake.extensions_server_name -e http.host -E occurrence=f > NAMES"
 
-printf 'cmd\trun\twall_s\trss_kb\tstats\tnames\n' >"$OUT/runs.tsv"
+printf 'cmd\trun\twall_s\tcpu_s\trss_kb\tstats\tnames\n' >"$OUT/runs.tsv"
 for ((r = 1; r <= RUNS; r++)); do
     for i in "${!NAMES_[@]}"; do
         name=${NAMES_[$i]}
@@ -124,11 +131,12 @@ for ((r = 1; r <= RUNS; r++)); do
             log "FAILED: $name"; cat "$OUT/err.txt" >&2; exit 1; }
         t1=$(date +%s%N)
         rss=$(awk -F': ' '/Maximum resident set size/ {print $2}' "$OUT/time.txt")
+        cpu=$(awk -F': ' '/User time|System time/ {s += $2} END {printf "%.2f", s}' "$OUT/time.txt")
         wall=$(awk -v a="$t0" -v b="$t1" 'BEGIN {printf "%.4f", (b - a) / 1e9}')
         [ -f "$stats" ] || stats=-
         [ -f "$names" ] || names=-
-        printf '%s\t%d\t%s\t%s\t%s\t%s\n' "$name" "$r" "$wall" "$rss" "$stats" "$names" >>"$OUT/runs.tsv"
-        log "run $r/$RUNS  $(printf '%-34s' "$name") ${wall}s  ${rss} kB"
+        printf '%s\t%d\t%s\t%s\t%s\t%s\t%s\n' "$name" "$r" "$wall" "$cpu" "$rss" "$stats" "$names" >>"$OUT/runs.tsv"
+        log "run $r/$RUNS  $(printf '%-34s' "$name") ${wall}s wall  ${cpu}s cpu  ${rss} kB"
     done
 done
 
@@ -171,14 +179,15 @@ def names_of(r, t):
 
 cat_big = statistics.median(float(r["wall_s"]) for r in rows["cat"])
 big_bytes = os.path.getsize(big)
-print(f"| command | file | wall median (s) | runs (s) | packets/s | GB/s | × cat (per byte) | peak RSS (MB) | names found vs truth |")
-print("|---|---|---:|---|---:|---:|---:|---:|---|")
+print(f"| command | file | wall median (s) | runs (s) | CPU user+sys median (s) | packets/s | GB/s | × cat (per byte) | peak RSS (MB) | names found vs truth |")
+print("|---|---|---:|---|---:|---:|---:|---:|---:|---|")
 for cmd in order:
     rs = rows[cmd]
     f = file_of(cmd)
     t = truth[f]
     walls = [float(r["wall_s"]) for r in rs]
     wall = statistics.median(walls)
+    cpu = statistics.median(float(r["cpu_s"]) for r in rs)
     nbytes = os.path.getsize(f)
     pkts = t["pcap"]["packets"]
     # Time for the big file at this rate (the slice's rows are scaled).
@@ -186,6 +195,6 @@ for cmd in order:
     rss = max(int(r["rss_kb"]) for r in rs) / 1024
     label = os.path.basename(f)
     runs = " ".join(f"{w:.3f}" for w in walls)
-    print(f"| `{cmd}` | {label} | {wall:.3f} | {runs} | {pkts / wall / 1e6:.2f} M | "
+    print(f"| `{cmd}` | {label} | {wall:.3f} | {runs} | {cpu:.2f} | {pkts / wall / 1e6:.2f} M | "
           f"{nbytes / wall / 1e9:.2f} | {scaled / cat_big:.2f} | {rss:.1f} | {names_of(rs[-1], t)} |")
 PY

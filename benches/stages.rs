@@ -20,6 +20,7 @@ use phonehome::decode;
 use phonehome::extract::dns::{self, DnsItem, DnsScratch};
 use phonehome::extract::http::{self, HttpScan};
 use phonehome::extract::tls::{self, HelloScan};
+use phonehome::flow::{App, FlowKey, FlowTable, PROTO_TCP, StreamEvent};
 use phonehome::runtime::{self, PacketIn, Worker, WorkerConfig};
 use phonehome::signatures::SignatureSet;
 use phonehome::traffic::dns::{Answer, QTYPE_A, QTYPE_HTTPS, Rdata, write_query, write_response};
@@ -322,6 +323,57 @@ fn bench_match(c: &mut Criterion) {
     g.finish();
 }
 
+fn bench_flow(c: &mut Criterion) {
+    // The flow stage alone: what a TCP segment costs in the flow table when
+    // its flow is already decided (the common case: bulk data and ACKs).
+    let client = IpAddr::V4(Ipv4Addr::new(10, 1, 0, 27));
+    let server = IpAddr::V4(Ipv4Addr::new(192, 0, 2, 80));
+    let (key, c2s) = FlowKey::new(PROTO_TCP, client, 50123, server, 443);
+    let (_, s2c) = FlowKey::new(PROTO_TCP, server, 443, client, 50123);
+    let payload = [0x5au8; 1448];
+    let mut table = FlowTable::default();
+    // SYN, then a first client segment the extractor declares finished.
+    let mut done = |_: &[u8], _: &mut App| StreamEvent::Done;
+    table.segment(key, c2s, 1, 1000, 0x02, &[], &mut done);
+    table.segment(key, c2s, 2, 1001, 0x18, &payload[..100], &mut done);
+    table.segment(key, s2c, 3, 5000, 0x12, &[], &mut done);
+    table.segment(key, s2c, 4, 5001, 0x18, &payload[..100], &mut done);
+    assert_eq!(table.len(), 1, "flow kept after both directions finished");
+    let mut g = c.benchmark_group("flow");
+    g.throughput(Throughput::Elements(1));
+    let mut seq = 6000u32;
+    // Packet time advances 1 ns per segment, so no idle sweep (every
+    // FLOW_SWEEP_INTERVAL_NS) or expiry happens during the measurement.
+    let mut ts = 5u64;
+    g.bench_function("data_segment_finished_flow", |b| {
+        b.iter(|| {
+            seq = seq.wrapping_add(1448);
+            ts += 1;
+            table.segment(key, s2c, ts, seq, 0x10, black_box(&payload), &mut done);
+        })
+    });
+    g.bench_function("pure_ack_finished_flow", |b| {
+        b.iter(|| {
+            ts += 1;
+            table.segment(key, c2s, ts, 2000, 0x10, black_box(&[]), &mut done);
+        })
+    });
+    assert_eq!(table.len(), 1, "the flow is still there");
+    let (other, odir) = FlowKey::new(PROTO_TCP, client, 50124, server, 443);
+    g.bench_function("pure_ack_unknown_flow", |b| {
+        b.iter(|| {
+            ts += 1;
+            table.segment(other, odir, ts, 2000, 0x10, black_box(&[]), &mut done);
+        })
+    });
+    assert_eq!(table.len(), 1, "ACKs of unknown flows create no state");
+    assert_eq!(
+        table.stats.flows_created, 1,
+        "measured on one flow throughout"
+    );
+    g.finish();
+}
+
 fn bench_capture(c: &mut Criterion) {
     // The file reader alone (pcap-parser behind `FileSource`), from memory:
     // the capture stage's cost per packet without disk or page cache.
@@ -400,6 +452,7 @@ criterion_group!(
     bench_tls,
     bench_http,
     bench_match,
+    bench_flow,
     bench_capture,
     bench_worker
 );

@@ -14,6 +14,7 @@
 // is the one module that opts back in with `#![allow(unsafe_code)]`.
 #![deny(unsafe_code)]
 
+pub mod attribution;
 pub mod capture;
 pub mod config;
 pub mod decode;
@@ -22,6 +23,7 @@ pub mod extract;
 pub mod flow;
 pub mod inventory;
 pub mod output;
+pub mod report;
 pub mod runtime;
 pub mod signatures;
 pub mod stats;

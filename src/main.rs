@@ -263,7 +263,10 @@ fn open_sinks(
             bail!("--json prints alerts on stdout, which another output already uses");
         }
         stdout_used = true;
-        sinks.push(Box::new(JsonLinesSink::create(Path::new("-"), Filter::ALERTS)?));
+        sinks.push(Box::new(JsonLinesSink::create(
+            Path::new("-"),
+            Filter::ALERTS,
+        )?));
     }
     Ok((sinks, stdout_used))
 }

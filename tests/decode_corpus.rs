@@ -349,13 +349,31 @@ const TUNNEL_FRAMES: &[TunnelFrame] = &[
         Some(29),
     ),
     // eth:ip:gre:ip:gre:ip:icmp
-    ("zeek__tunnels-gre-within-gre.pcap", 1, "other_transport", &[], None),
+    (
+        "zeek__tunnels-gre-within-gre.pcap",
+        1,
+        "other_transport",
+        &[],
+        None,
+    ),
     // eth:ip:gre:erspan:eth:ip:icmp
     ("zeek__erspanIII.pcap", 1, "other_transport", &[], None),
     // eth:ip:gre:erspan:eth:vlan:ip:icmp
-    ("zeek__tunnels-gre-erspan3-dot1q.pcap", 1, "other_transport", &[], None),
+    (
+        "zeek__tunnels-gre-erspan3-dot1q.pcap",
+        1,
+        "other_transport",
+        &[],
+        None,
+    ),
     // eth:ip:gre:erspan:eth:llc:cdp
-    ("suricata-verify__decode-erspan-typeII-01.pcap", 1, "not_ip", &[], None),
+    (
+        "suricata-verify__decode-erspan-typeII-01.pcap",
+        1,
+        "not_ip",
+        &[],
+        None,
+    ),
     // eth:ip:udp:geneve:eth:arp. Inside a UDP tunnel, a frame that is not
     // IP makes `decode` report the datagram as the plain UDP it also is
     // (the same rule that keeps a DNS server on port 4789 visible).
@@ -376,12 +394,30 @@ const TUNNEL_FRAMES: &[TunnelFrame] = &[
         None,
     ),
     // eth:ip:udp:mpls:ip:icmp
-    ("tcpdump__mpls-over-udp.pcap", 1, "other_transport", &[], None),
+    (
+        "tcpdump__mpls-over-udp.pcap",
+        1,
+        "other_transport",
+        &[],
+        None,
+    ),
     // eth:ip:udp:teredo:ipv6:icmpv6 (router solicitation), and a bubble
     // (IPv6 with no next header): both unwrapped to what is not UDP/TCP.
     ("zeek__tunnels-Teredo.pcap", 6, "other_transport", &[], None),
-    ("zeek__tunnels-Teredo.pcap", 31, "other_transport", &[], None),
-    ("suricata-verify__decode-teredo-01.pcap", 7, "other_transport", &[], None),
+    (
+        "zeek__tunnels-Teredo.pcap",
+        31,
+        "other_transport",
+        &[],
+        None,
+    ),
+    (
+        "suricata-verify__decode-teredo-01.pcap",
+        7,
+        "other_transport",
+        &[],
+        None,
+    ),
     // Teredo discovery bubble to 224.0.0.253:3544.
     (
         "pcap-parser__wireshark_samples-test.pcapng",

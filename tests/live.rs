@@ -70,8 +70,36 @@ struct Lab {
     far: String,
 }
 
+/// Removes labs left by earlier runs that were killed before their guard
+/// could run (their pid, in the name, no longer exists).
+fn remove_stale_labs() {
+    let Ok(out) = Command::new("ip").args(["netns", "list"]).output() else {
+        return;
+    };
+    for line in String::from_utf8_lossy(&out.stdout).lines() {
+        let name = line.split_whitespace().next().unwrap_or("");
+        let Some(rest) = name.strip_prefix("phns") else {
+            continue;
+        };
+        let Some((tag_at, _)) = rest.char_indices().last() else {
+            continue;
+        };
+        let (hex, tag) = rest.split_at(tag_at);
+        let Ok(pid) = u32::from_str_radix(hex, 16) else {
+            continue;
+        };
+        if !std::path::Path::new(&format!("/proc/{pid}")).exists() {
+            let _ = Command::new("ip")
+                .args(["link", "del", &format!("ph{hex}{tag}n")])
+                .output();
+            let _ = Command::new("ip").args(["netns", "del", name]).output();
+        }
+    }
+}
+
 impl Lab {
     fn new(tag: char) -> Lab {
+        remove_stale_labs();
         let pid = std::process::id();
         let lab = Lab {
             ns: format!("phns{pid:x}{tag}"),
@@ -117,7 +145,9 @@ impl Drop for Lab {
     fn drop(&mut self) {
         // Deleting one end deletes the pair; errors are ignored because a
         // half-built lab may lack either.
-        let _ = Command::new("ip").args(["link", "del", &self.near]).output();
+        let _ = Command::new("ip")
+            .args(["link", "del", &self.near])
+            .output();
         let _ = Command::new("ip").args(["netns", "del", &self.ns]).output();
     }
 }
@@ -260,10 +290,26 @@ fn flow_frames(flows: u16, per: u16) -> (Vec<Vec<u8>>, Vec<u16>) {
         let (sport, dport) = (20_000 + fl, 53 + (fl % 3) * 390);
         for i in 0..per {
             let payload = format!("PHONEHOME-LIVE flow {fl} msg {i} q");
-            frames.push(ip_frame(tags, a, b, proto, sport, dport, payload.as_bytes()));
+            frames.push(ip_frame(
+                tags,
+                a,
+                b,
+                proto,
+                sport,
+                dport,
+                payload.as_bytes(),
+            ));
             ids.push(fl);
             let payload = format!("PHONEHOME-LIVE flow {fl} msg {i} r");
-            frames.push(ip_frame(tags, b, a, proto, dport, sport, payload.as_bytes()));
+            frames.push(ip_frame(
+                tags,
+                b,
+                a,
+                proto,
+                dport,
+                sport,
+                payload.as_bytes(),
+            ));
             ids.push(fl);
         }
     }
@@ -325,7 +371,10 @@ where
     }
     thread::sleep(Duration::from_millis(300));
     stop.store(true, Ordering::SeqCst);
-    readers.into_iter().map(|r| r.join().expect("reader")).collect()
+    readers
+        .into_iter()
+        .map(|r| r.join().expect("reader"))
+        .collect()
 }
 
 fn small_ring() -> AfPacketConfig {
@@ -372,13 +421,18 @@ fn assert_each_frame_once(sent: &[Vec<u8>], caps: &[Captured], t0: u64) -> Vec<u
             }
         }
     }
-    let missing: Vec<usize> = (0..sent.len()).filter(|&i| owner[i] == usize::MAX).collect();
+    let missing: Vec<usize> = (0..sent.len())
+        .filter(|&i| owner[i] == usize::MAX)
+        .collect();
     assert!(
         missing.is_empty(),
-        "{} of {} frames never captured (first: #{})",
+        "{} of {} frames never captured (first: #{}); {strays} strays; per source: {:?}",
         missing.len(),
         sent.len(),
-        missing[0]
+        missing[0],
+        caps.iter()
+            .map(|c| (c.frames.len(), c.stats))
+            .collect::<Vec<_>>()
     );
     if strays > 0 {
         eprintln!("note: {strays} frames captured that the test did not send");
@@ -403,14 +457,18 @@ fn test_traffic() -> (Vec<Vec<u8>>, Vec<Option<u16>>) {
     (frames, flow)
 }
 
-fn afpacket_capture(lab: &Lab, sockets: usize, cfg: &AfPacketConfig, frames: Vec<Vec<u8>>) -> (Vec<Captured>, u64, Vec<Vec<u8>>) {
+fn afpacket_capture(
+    lab: &Lab,
+    sockets: usize,
+    cfg: &AfPacketConfig,
+    frames: Vec<Vec<u8>>,
+) -> (Vec<Captured>, u64, Vec<Vec<u8>>) {
     let srcs = AfPacketSource::open_group(&lab.near, sockets, cfg).expect("open capture");
     assert_eq!(srcs.len(), sockets);
-    if sockets > 1 {
-        let g = srcs[0].fanout_group();
-        assert!(g.is_some());
-        assert!(srcs.iter().all(|s| s.fanout_group() == g));
-    }
+    // Always a group, even of one: workers see the same whatever their number.
+    let g = srcs[0].fanout_group();
+    assert!(g.is_some());
+    assert!(srcs.iter().all(|s| s.fanout_group() == g));
     let t0 = now_ns();
     let frames = Arc::new(frames);
     let f2 = frames.clone();
@@ -418,7 +476,11 @@ fn afpacket_capture(lab: &Lab, sockets: usize, cfg: &AfPacketConfig, frames: Vec
         let n = send_frames(&lab.ns, &lab.far, f2).join().expect("sender");
         assert_eq!(n, frames.len());
     });
-    (caps, t0, Arc::try_unwrap(frames).unwrap_or_else(|a| (*a).clone()))
+    (
+        caps,
+        t0,
+        Arc::try_unwrap(frames).unwrap_or_else(|a| (*a).clone()),
+    )
 }
 
 fn check_fanout_split(caps: &[Captured], owner: &[usize], flow: &[Option<u16>]) {
@@ -521,9 +583,16 @@ fn afpacket_full_ring_drops_are_counted_exactly() {
         }
     }
     let st = src.stats();
-    assert!(st.kernel_drops > 0, "expected drops with a tiny ring: {st:?}");
+    assert!(
+        st.kernel_drops > 0,
+        "expected drops with a tiny ring: {st:?}"
+    );
     assert_eq!(st.received, st.delivered + st.kernel_drops, "{st:?}");
-    assert_eq!(ours + st.kernel_drops, 2000, "sent = seen + dropped: {st:?}");
+    assert_eq!(
+        ours + st.kernel_drops,
+        2000,
+        "sent = seen + dropped: {st:?}"
+    );
     // Counters accumulate across reads (the kernel resets its own).
     assert_eq!(src.stats(), st);
 }
@@ -537,14 +606,198 @@ fn afpacket_source_trait_stops_on_flag() {
     let mut src = AfPacketSource::open(&lab.near, &small_ring()).expect("open");
     let stop = Arc::new(AtomicBool::new(false));
     src.set_stop_flag(stop.clone());
-    let frames = Arc::new(vec![ip_frame(&[], [10, 4, 0, 1], [10, 4, 0, 2], 17, 1, 2, b"x")]);
-    send_frames(&lab.ns, &lab.far, frames.clone()).join().unwrap();
-    let p = src.next_packet().expect("read").expect("a packet, not the end");
+    let frames = Arc::new(vec![ip_frame(
+        &[],
+        [10, 4, 0, 1],
+        [10, 4, 0, 2],
+        17,
+        1,
+        2,
+        b"x",
+    )]);
+    send_frames(&lab.ns, &lab.far, frames.clone())
+        .join()
+        .unwrap();
+    let p = src
+        .next_packet()
+        .expect("read")
+        .expect("a packet, not the end");
     assert_eq!(p.data, &frames[0][..]);
     stop.store(true, Ordering::SeqCst);
     let t = Instant::now();
     assert!(src.next_packet().expect("read").is_none());
     assert!(t.elapsed() < Duration::from_secs(1));
+}
+
+/// Reads `src` until `want` frames matching `pred` arrived or `secs` passed.
+fn read_matching(
+    src: &mut AfPacketSource,
+    want: usize,
+    secs: u64,
+    pred: impl Fn(&[u8]) -> bool,
+) -> Vec<Vec<u8>> {
+    let deadline = Instant::now() + Duration::from_secs(secs);
+    let mut got = Vec::new();
+    while got.len() < want && Instant::now() < deadline {
+        if let LiveNext::Packet(p) = src.next_live().expect("next_live")
+            && pred(p.data)
+        {
+            got.push(p.data.to_vec());
+        }
+    }
+    got
+}
+
+/// A sensor runs for weeks: a link that flaps must not end the capture,
+/// and a link that disappears must not leave it silently deaf.
+#[test]
+fn afpacket_survives_link_down_and_reports_removal() {
+    if !live_allowed() {
+        return;
+    }
+    let lab = Lab::new('h');
+    let mut src = AfPacketSource::open(&lab.near, &small_ring()).expect("open");
+    let frame = |i: u8| ip_frame(&[], [10, 6, 0, 1], [10, 6, 0, 2], 17, 7, 7, &[i; 32]);
+    let ours = |d: &[u8]| (0..3).any(|i| d == frame(i).as_slice());
+
+    send_frames(&lab.ns, &lab.far, Arc::new(vec![frame(0)]))
+        .join()
+        .unwrap();
+    assert_eq!(read_matching(&mut src, 1, 5, ours), vec![frame(0)]);
+
+    run("ip", &["link", "set", &lab.near, "down"]);
+    for _ in 0..3 {
+        // ENETDOWN is reported once and absorbed: Idle, not an error.
+        let _ = src.next_live().expect("a downed link is not an error");
+    }
+    assert!(src.stats().link_down >= 1, "{:?}", src.stats());
+    run("ip", &["link", "set", &lab.near, "up"]);
+    thread::sleep(Duration::from_millis(200));
+    send_frames(&lab.ns, &lab.far, Arc::new(vec![frame(1)]))
+        .join()
+        .unwrap();
+    assert_eq!(
+        read_matching(&mut src, 1, 5, ours),
+        vec![frame(1)],
+        "capture did not resume after the link came back"
+    );
+
+    run("ip", &["link", "del", &lab.near]);
+    let deadline = Instant::now() + Duration::from_secs(5);
+    let err = loop {
+        match src.next_live() {
+            Err(e) => break e,
+            Ok(_) => assert!(Instant::now() < deadline, "removal never reported"),
+        }
+    };
+    assert!(
+        err.to_string().contains("the interface was removed"),
+        "{err}"
+    );
+}
+
+/// With a fanout group, PACKET_FANOUT_FLAG_DEFRAG makes the kernel
+/// reassemble IPv4 fragments before choosing a socket: the worker gets one
+/// whole datagram, on the socket its flow hashes to.
+#[test]
+fn afpacket_fanout_delivers_reassembled_ipv4_fragments() {
+    if !live_allowed() {
+        return;
+    }
+    for workers in [1, 2] {
+        fragments_arrive_reassembled(workers);
+    }
+}
+
+fn fragments_arrive_reassembled(workers: usize) {
+    let lab = Lab::new(if workers == 1 { 'i' } else { 'j' });
+    let srcs = AfPacketSource::open_group(&lab.near, workers, &small_ring()).expect("open");
+    let payload: Vec<u8> = (0..64u8).collect();
+    let whole = ip_frame(&[], [10, 7, 0, 1], [10, 7, 0, 2], 17, 5353, 53, &payload);
+    // Split the 72-byte UDP datagram into IP fragments of 40 + 32 bytes.
+    let (eth, ip) = whole.split_at(14);
+    let (hdr, body) = ip.split_at(20);
+    let frag = |off: usize, data: &[u8], more: bool| {
+        let mut h = hdr.to_vec();
+        h[2..4].copy_from_slice(&((20 + data.len()) as u16).to_be_bytes());
+        let fo = (off / 8) as u16 | if more { 0x2000 } else { 0 };
+        h[6..8].copy_from_slice(&fo.to_be_bytes());
+        h[10..12].copy_from_slice(&[0, 0]);
+        let c = ipv4_checksum(&h);
+        h[10..12].copy_from_slice(&c.to_be_bytes());
+        [eth, &h, data].concat()
+    };
+    let frags = vec![frag(0, &body[..40], true), frag(40, &body[40..], false)];
+    let caps = capture_while(srcs, 1, || {
+        send_frames(&lab.ns, &lab.far, Arc::new(frags.clone()))
+            .join()
+            .unwrap();
+    });
+    let got: Vec<&Vec<u8>> = caps
+        .iter()
+        .flat_map(|c| c.frames.iter().map(|(d, _, _)| d))
+        .filter(|d| d.len() > 30 && d[26..30] == [10, 7, 0, 1])
+        .collect();
+    assert_eq!(
+        got.len(),
+        1,
+        "{workers} workers: wanted one reassembled datagram: {got:02x?}"
+    );
+    let g = got[0];
+    // Same addresses, ports and payload; a fresh IPv4 header (no MF, offset 0).
+    assert_eq!(g.len(), whole.len());
+    assert_eq!(&g[..14], &whole[..14]);
+    assert_eq!(u16::from_be_bytes([g[20], g[21]]) & 0x3fff, 0);
+    assert_eq!(&g[26..], &whole[26..], "addresses, UDP header and payload");
+}
+
+/// Loopback passes every frame to packet sockets twice (leaving and
+/// arriving); the capture keeps one copy.
+#[test]
+fn afpacket_loopback_frames_are_seen_once() {
+    if !live_allowed() {
+        return;
+    }
+    let lab = Lab::new('k');
+    let ns = lab.ns.clone();
+    // setns affects only the calling thread: do it on a thread of our own.
+    let seen = thread::spawn(move || {
+        enter_netns(&ns).unwrap();
+        // A lone socket, then a fanout group of two (opened one after the
+        // other, so neither sees the other's datagram).
+        let lone = AfPacketSource::open("lo", &small_ring()).expect("open lo");
+        let a = loopback_count(vec![lone], b"PHONEHOME-LIVE loopback lone");
+        let group = AfPacketSource::open_group("lo", 2, &small_ring()).expect("open lo");
+        let b = loopback_count(group, b"PHONEHOME-LIVE loopback group");
+        [a, b]
+    })
+    .join()
+    .unwrap();
+    assert_eq!(
+        seen,
+        [1, 1],
+        "copies of one loopback datagram (lone, group)"
+    );
+}
+
+/// Sends one datagram with `marker` over loopback and counts its copies
+/// across `srcs`.
+fn loopback_count(mut srcs: Vec<AfPacketSource>, marker: &[u8]) -> usize {
+    assert_eq!(srcs[0].linktype(), LinkType::ETHERNET);
+    // A listening receiver, so no ICMP error quotes the datagram back.
+    let rx = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
+    let tx = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
+    tx.send_to(marker, rx.local_addr().unwrap()).unwrap();
+    let deadline = Instant::now() + Duration::from_millis(800);
+    let mut n = 0;
+    while Instant::now() < deadline {
+        for src in srcs.iter_mut() {
+            if let LiveNext::Packet(p) = src.next_live().unwrap() {
+                n += usize::from(p.data.ends_with(marker));
+            }
+        }
+    }
+    n
 }
 
 #[test]
@@ -694,13 +947,21 @@ mod pcap_backend {
         }
     }
 
-    fn capture(lab: &Lab, n: usize, cfg: &PcapConfig, frames: Vec<Vec<u8>>) -> (Vec<Captured>, u64) {
+    /// Captures with `n` handles while `frames` are sent; `want` frames are
+    /// expected to pass the filter.
+    fn capture(
+        lab: &Lab,
+        n: usize,
+        cfg: &PcapConfig,
+        frames: Vec<Vec<u8>>,
+        want: usize,
+    ) -> (Vec<Captured>, u64) {
         let srcs = PcapLiveSource::open_group(&lab.near, n, cfg).expect("open pcap");
         assert_eq!(srcs.len(), n);
         let t0 = now_ns();
         let frames = Arc::new(frames);
         let f2 = frames.clone();
-        let caps = capture_while(srcs, frames.len(), || {
+        let caps = capture_while(srcs, want, || {
             send_frames(&lab.ns, &lab.far, f2).join().unwrap();
         });
         (caps, t0)
@@ -713,7 +974,7 @@ mod pcap_backend {
         }
         let lab = Lab::new('p');
         let (frames, _) = test_traffic();
-        let (caps, t0) = capture(&lab, 1, &cfg(), frames.clone());
+        let (caps, t0) = capture(&lab, 1, &cfg(), frames.clone(), frames.len());
         assert_each_frame_once(&frames, &caps, t0);
     }
 
@@ -724,7 +985,7 @@ mod pcap_backend {
         }
         let lab = Lab::new('q');
         let (frames, flow) = test_traffic();
-        let (caps, t0) = capture(&lab, 2, &cfg(), frames.clone());
+        let (caps, t0) = capture(&lab, 2, &cfg(), frames.clone(), frames.len());
         let owner = assert_each_frame_once(&frames, &caps, t0);
         check_fanout_split(&caps, &owner, &flow);
     }
@@ -736,17 +997,37 @@ mod pcap_backend {
         }
         let lab = Lab::new('r');
         let udp: Vec<Vec<u8>> = (0..10u8)
-            .map(|i| ip_frame(&[], [10, 5, 0, i], [10, 5, 1, 1], 17, 4000, 53, b"PHONEHOME-LIVE u"))
+            .map(|i| {
+                ip_frame(
+                    &[],
+                    [10, 5, 0, i],
+                    [10, 5, 1, 1],
+                    17,
+                    4000,
+                    53,
+                    b"PHONEHOME-LIVE u",
+                )
+            })
             .collect();
         let tcp: Vec<Vec<u8>> = (0..10u8)
-            .map(|i| ip_frame(&[], [10, 5, 0, i], [10, 5, 1, 1], 6, 4000, 443, b"PHONEHOME-LIVE t"))
+            .map(|i| {
+                ip_frame(
+                    &[],
+                    [10, 5, 0, i],
+                    [10, 5, 1, 1],
+                    6,
+                    4000,
+                    443,
+                    b"PHONEHOME-LIVE t",
+                )
+            })
             .collect();
         let cfg = PcapConfig {
             bpf: Some("udp port 53".into()),
             ..cfg()
         };
         let all: Vec<Vec<u8>> = udp.iter().chain(tcp.iter()).cloned().collect();
-        let (caps, _) = capture(&lab, 1, &cfg, all);
+        let (caps, _) = capture(&lab, 1, &cfg, all, udp.len());
         let got: Vec<&Vec<u8>> = caps[0].frames.iter().map(|(d, _, _)| d).collect();
         for f in &udp {
             assert_eq!(got.iter().filter(|g| **g == f).count(), 1);

@@ -37,7 +37,11 @@ fuzz_target!(|data: &[u8]| {
         if (ctl >> 5) & 1 == 1 {
             tuple = tuple.reversed();
         }
-        let version = if (ctl >> 4) & 1 == 0 { VERSION_1 } else { VERSION_2 };
+        let version = if (ctl >> 4) & 1 == 0 {
+            VERSION_1
+        } else {
+            VERSION_2
+        };
         let dcid = [ctl >> 6; 8];
         let datagram = match ctl & 3 {
             0 => bytes.to_vec(),

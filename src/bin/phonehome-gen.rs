@@ -5,6 +5,7 @@
 //! ```text
 //! phonehome-gen demo --out tests/data/demo.pcap --truth tests/data/demo.truth.json
 //! phonehome-gen bulk --size 100M --seed 1 --out bulk.pcap --truth bulk.truth.json
+//! phonehome-gen office --out office.pcap --truth office.truth.json
 //! ```
 
 use std::fs::File;
@@ -13,7 +14,7 @@ use std::path::{Path, PathBuf};
 
 use anyhow::{Context, Result};
 use clap::{Parser, Subcommand, ValueEnum};
-use phonehome::traffic::{self, bulk, demo, pcap::TsResolution, truth::Truth};
+use phonehome::traffic::{self, bulk, demo, office, pcap::TsResolution, truth::Truth};
 
 #[derive(Parser)]
 #[command(
@@ -41,6 +42,17 @@ enum Cmd {
         #[arg(long)]
         out: PathBuf,
         /// Ground-truth JSON file.
+        #[arg(long)]
+        truth: PathBuf,
+    },
+    /// An office behind an internal resolver, with a KSC-managed fleet,
+    /// ECH and IP-literal clients (for attribution; fixed content).
+    Office {
+        /// Output pcap file.
+        #[arg(long)]
+        out: PathBuf,
+        /// Ground-truth JSON file (name-level truth plus per-host roles and
+        /// verdicts).
         #[arg(long)]
         truth: PathBuf,
     },
@@ -73,6 +85,10 @@ fn create(path: &Path) -> Result<BufWriter<File>> {
 }
 
 fn write_truth(path: &Path, truth: &Truth) -> Result<()> {
+    write_json(path, truth)
+}
+
+fn write_json<T: serde::Serialize>(path: &Path, truth: &T) -> Result<()> {
     let mut w = create(path)?;
     serde_json::to_writer_pretty(&mut w, truth).context("serialising the truth")?;
     w.write_all(b"\n")?;
@@ -95,6 +111,20 @@ fn main() -> Result<()> {
                 t.pcap.bytes,
                 t.counts.names,
                 t.counts.alerts
+            );
+        }
+        Cmd::Office { out, truth } => {
+            let w = create(&out)?;
+            let t = office::generate(w).with_context(|| format!("writing {}", out.display()))?;
+            write_json(&truth, &t)?;
+            eprintln!(
+                "{}: {} packets, {} bytes, {} names, {} alerts, {} hosts expected",
+                out.display(),
+                t.capture.pcap.packets,
+                t.capture.pcap.bytes,
+                t.capture.counts.names,
+                t.capture.counts.alerts,
+                t.expected_hosts.iter().filter(|h| h.role.is_some()).count()
             );
         }
         Cmd::Bulk {

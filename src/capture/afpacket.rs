@@ -270,7 +270,7 @@ impl AfPacketConfig {
             iface: iface.to_owned(),
             reason,
         };
-        if page == 0 || self.block_size == 0 || self.block_size % page != 0 {
+        if page == 0 || self.block_size == 0 || !self.block_size.is_multiple_of(page) {
             return Err(bad(format!(
                 "ring block size {} is not a multiple of the page size {page}",
                 self.block_size
@@ -282,6 +282,8 @@ impl AfPacketConfig {
                 self.block_size
             )));
         }
+        // The kernel allocates each block as 2^n pages: other sizes would
+        // pin memory the ring never uses.
         if self.block_size < AFPACKET_FRAME_SIZE {
             return Err(bad(format!(
                 "ring block size {} is below the frame size {AFPACKET_FRAME_SIZE}",
@@ -311,6 +313,9 @@ impl AfPacketConfig {
     }
 }
 
+/// `ARPHRD_LOOPBACK` (`include/uapi/linux/if_arp.h`).
+const ARPHRD_LOOPBACK: u16 = 772;
+
 /// Link type of the frames an AF_PACKET `SOCK_RAW` socket delivers for an
 /// interface of hardware type `arphrd` (`include/uapi/linux/if_arp.h`), or
 /// `None` for types whose link header this crate cannot decode.
@@ -324,7 +329,6 @@ pub fn linktype_for_arphrd(arphrd: u16) -> Option<LinkType> {
     const ARPHRD_RAWIP: u16 = 519;
     const ARPHRD_TUNNEL: u16 = 768;
     const ARPHRD_TUNNEL6: u16 = 769;
-    const ARPHRD_LOOPBACK: u16 = 772;
     const ARPHRD_SIT: u16 = 776;
     const ARPHRD_NONE: u16 = 0xfffe;
     match arphrd {
@@ -479,7 +483,7 @@ pub use linux::{AfPacketSource, interface_index, new_fanout_group, set_fanout_ha
 #[cfg(target_os = "linux")]
 mod linux {
     use std::ffi::CString;
-    use std::os::fd::{AsFd, AsRawFd, BorrowedFd, FromRawFd, OwnedFd, RawFd};
+    use std::os::fd::{AsRawFd, BorrowedFd, FromRawFd, OwnedFd, RawFd};
     use std::ptr::NonNull;
     use std::sync::Arc;
     use std::sync::atomic::{AtomicBool, AtomicU32, Ordering};
@@ -519,20 +523,29 @@ mod linux {
     /// Joins the socket `fd` (already bound to an interface) to fanout group
     /// `group` in hash mode with defragmentation. Used by both backends.
     pub fn set_fanout_hash(fd: BorrowedFd<'_>, group: u16) -> io::Result<()> {
-        let type_flags = libc::PACKET_FANOUT_HASH | libc::PACKET_FANOUT_FLAG_DEFRAG;
-        let val: u32 = u32::from(group) | (type_flags << 16);
-        setsockopt(fd.as_raw_fd(), libc::SOL_PACKET, libc::PACKET_FANOUT, &val)
+        join_fanout(fd.as_raw_fd(), group, 0)
     }
 
     /// Puts the socket `fd` (already bound to an interface) into a new
     /// fanout group in hash mode with defragmentation, with an id the kernel
     /// picks among unused ones, and returns that id for the others to join.
     pub fn new_fanout_group(fd: BorrowedFd<'_>) -> io::Result<u16> {
-        let fd = fd.as_raw_fd();
-        let type_flags = libc::PACKET_FANOUT_HASH
-            | libc::PACKET_FANOUT_FLAG_DEFRAG
-            | libc::PACKET_FANOUT_FLAG_UNIQUEID;
-        let val: u32 = type_flags << 16;
+        create_fanout(fd.as_raw_fd(), 0)
+    }
+
+    /// Fanout type and flags: hash mode, IPv4 fragments reassembled first
+    /// so that they follow their flow, plus `extra`.
+    fn fanout_type_flags(extra: u32) -> u32 {
+        libc::PACKET_FANOUT_HASH | libc::PACKET_FANOUT_FLAG_DEFRAG | extra
+    }
+
+    fn join_fanout(fd: RawFd, group: u16, extra: u32) -> io::Result<()> {
+        let val: u32 = u32::from(group) | (fanout_type_flags(extra) << 16);
+        setsockopt(fd, libc::SOL_PACKET, libc::PACKET_FANOUT, &val)
+    }
+
+    fn create_fanout(fd: RawFd, extra: u32) -> io::Result<u16> {
+        let val: u32 = fanout_type_flags(extra | libc::PACKET_FANOUT_FLAG_UNIQUEID) << 16;
         setsockopt(fd, libc::SOL_PACKET, libc::PACKET_FANOUT, &val)?;
         let mut out: u32 = 0;
         let mut len = std::mem::size_of::<u32>() as libc::socklen_t;
@@ -713,6 +726,13 @@ mod linux {
         ring: Ring,
         fd: OwnedFd,
         iface: String,
+        ifindex: u32,
+        /// Set by the first ENETDOWN and kept: from then on every idle poll
+        /// timeout checks that the interface still exists (one
+        /// `if_nametoindex` per poll timeout, only on an idle socket). Not
+        /// cleared by later frames, which may be ones captured just before
+        /// a removal.
+        link_down: bool,
         linktype: LinkType,
         fanout_group: Option<u16>,
         poll_timeout_ms: i32,
@@ -764,7 +784,8 @@ mod linux {
             };
 
             // SAFETY: plain socket(2) call; the result is checked below.
-            let raw = unsafe { libc::socket(libc::AF_PACKET, libc::SOCK_RAW | libc::SOCK_CLOEXEC, 0) };
+            let raw =
+                unsafe { libc::socket(libc::AF_PACKET, libc::SOCK_RAW | libc::SOCK_CLOEXEC, 0) };
             if raw < 0 {
                 let e = io::Error::last_os_error();
                 return Err(match e.raw_os_error() {
@@ -786,6 +807,19 @@ mod linux {
                     iface: iface.to_owned(),
                     arphrd,
                 })?;
+
+            // Loopback hands every frame to packet sockets twice, once
+            // leaving and once arriving; keep the arrival only (as libpcap
+            // does), for a lone socket and for a fanout group alike. Linux
+            // 4.20+; older kernels refuse both, and then see loopback
+            // frames twice.
+            let fanout_extra = if arphrd == ARPHRD_LOOPBACK {
+                let on: libc::c_int = 1;
+                let _ = setsockopt(rfd, libc::SOL_PACKET, libc::PACKET_IGNORE_OUTGOING, &on);
+                libc::PACKET_FANOUT_FLAG_IGNORE_OUTGOING
+            } else {
+                0
+            };
 
             let version: libc::c_int = libc::tpacket_versions::TPACKET_V3 as libc::c_int;
             setsockopt(rfd, libc::SOL_PACKET, libc::PACKET_VERSION, &version)
@@ -835,13 +869,17 @@ mod linux {
                     .map_err(wrap("PACKET_ADD_MEMBERSHIP (promiscuous mode)"))?;
             }
 
+            // On a kernel without IGNORE_OUTGOING, join without it.
             let fanout_group = match cfg.fanout {
                 Fanout::None => None,
-                Fanout::NewGroup => {
-                    Some(new_fanout_group(fd.as_fd()).map_err(wrap("PACKET_FANOUT (new group)"))?)
-                }
+                Fanout::NewGroup => Some(
+                    create_fanout(rfd, fanout_extra)
+                        .or_else(|_| create_fanout(rfd, 0))
+                        .map_err(wrap("PACKET_FANOUT (new group)"))?,
+                ),
                 Fanout::Join(g) => {
-                    set_fanout_hash(fd.as_fd(), g)
+                    join_fanout(rfd, g, fanout_extra)
+                        .or_else(|_| join_fanout(rfd, g, 0))
                         .map_err(wrap("PACKET_FANOUT (join group)"))?;
                     Some(g)
                 }
@@ -857,6 +895,8 @@ mod linux {
                 ring,
                 fd,
                 iface: iface.to_owned(),
+                ifindex,
+                link_down: false,
                 linktype,
                 fanout_group,
                 poll_timeout_ms: i32::try_from(cfg.poll_timeout_ms).unwrap_or(i32::MAX),
@@ -868,25 +908,20 @@ mod linux {
             })
         }
 
-        /// Opens `workers` sockets on `iface` in one new fanout group (hash
-        /// mode, kernel-chosen id), one per worker. With one worker no group
-        /// is made. `cfg.fanout` is ignored.
+        /// Opens `workers` sockets (at least one) on `iface` in one new
+        /// fanout group (hash mode, kernel-chosen id), one per worker.
+        /// `cfg.fanout` is ignored.
+        ///
+        /// One worker gets a group of one too, so that what workers see does
+        /// not depend on their number: in a group, IPv4 fragments arrive
+        /// reassembled (`PACKET_FANOUT_FLAG_DEFRAG`; the kernel bounds the
+        /// memory this takes with `net.ipv4.ipfrag_high_thresh`).
         pub fn open_group(
             iface: &str,
             workers: usize,
             cfg: &AfPacketConfig,
         ) -> Result<Vec<AfPacketSource>, LiveError> {
-            let mut out = Vec::with_capacity(workers);
-            if workers <= 1 {
-                out.push(AfPacketSource::open(
-                    iface,
-                    &AfPacketConfig {
-                        fanout: Fanout::None,
-                        ..*cfg
-                    },
-                )?);
-                return Ok(out);
-            }
+            let mut out = Vec::with_capacity(workers.max(1));
             let first = AfPacketSource::open(
                 iface,
                 &AfPacketConfig {
@@ -896,7 +931,7 @@ mod linux {
             )?;
             let group = first.fanout_group.unwrap_or(0);
             out.push(first);
-            for _ in 1..workers {
+            for _ in 1..workers.max(1) {
                 out.push(AfPacketSource::open(
                     iface,
                     &AfPacketConfig {
@@ -1045,12 +1080,19 @@ mod linux {
                 });
             }
             if rc == 0 {
+                self.check_still_there()?;
                 return Ok(false);
             }
             if pfd.revents & libc::POLLERR != 0 {
                 let err = self.take_socket_error();
                 if err == libc::ENETDOWN {
+                    // Down: the socket stays bound and resumes when the link
+                    // comes back. Removed: it is unbound for good, which
+                    // `check_still_there` reports instead of capturing
+                    // nothing for weeks.
                     self.stats.link_down += 1;
+                    self.link_down = true;
+                    self.check_still_there()?;
                     return Ok(false);
                 }
                 if err != 0 {
@@ -1062,6 +1104,20 @@ mod linux {
                 }
             }
             Ok(true)
+        }
+
+        /// After the link went down: fails if the interface is gone (a new
+        /// interface of the same name has a new index, and this socket is
+        /// not bound to it).
+        fn check_still_there(&mut self) -> Result<(), LiveError> {
+            if self.link_down && interface_index(&self.iface) != Some(self.ifindex) {
+                return Err(LiveError::Io {
+                    iface: self.iface.clone(),
+                    step: "capture (the interface was removed)",
+                    source: io::Error::from_raw_os_error(libc::ENODEV),
+                });
+            }
+            Ok(())
         }
 
         /// Reads and clears the socket's pending error (SO_ERROR).
@@ -1156,6 +1212,32 @@ mod linux {
     }
 }
 
+/// Waits until `fd` is readable or `timeout_ms` passes: `Ok(true)` if
+/// readable (or in error, which the next read reports), `Ok(false)` on
+/// timeout or a signal. Used by the libpcap backend in non-blocking mode,
+/// because libpcap's own read timeout never fires on an idle TPACKET_V3
+/// ring (measured with libpcap 1.10.3: `pcap_next_ex` blocked for good).
+#[cfg(unix)]
+pub fn wait_readable(fd: std::os::fd::RawFd, timeout_ms: i32) -> io::Result<bool> {
+    let mut pfd = libc::pollfd {
+        fd,
+        events: libc::POLLIN,
+        revents: 0,
+    };
+    // SAFETY: one live pollfd, count 1. A stale fd makes poll report
+    // POLLNVAL; it cannot cause memory unsafety.
+    let rc = unsafe { libc::poll(&mut pfd, 1, timeout_ms) };
+    if rc < 0 {
+        let e = io::Error::last_os_error();
+        return if e.kind() == io::ErrorKind::Interrupted {
+            Ok(false)
+        } else {
+            Err(e)
+        };
+    }
+    Ok(rc > 0)
+}
+
 // ---------------------------------------------------------------------------
 // Dropping privileges.
 
@@ -1185,11 +1267,17 @@ pub fn drop_privileges(user: &str) -> Result<(), LiveError> {
     }
     // SAFETY: plain syscalls without memory arguments.
     if unsafe { libc::setgid(gid) } != 0 {
-        return Err(fail(format!("setgid({gid}): {}", io::Error::last_os_error())));
+        return Err(fail(format!(
+            "setgid({gid}): {}",
+            io::Error::last_os_error()
+        )));
     }
     // SAFETY: as above.
     if unsafe { libc::setuid(uid) } != 0 {
-        return Err(fail(format!("setuid({uid}): {}", io::Error::last_os_error())));
+        return Err(fail(format!(
+            "setuid({uid}): {}",
+            io::Error::last_os_error()
+        )));
     }
     #[cfg(target_os = "linux")]
     {
@@ -1202,8 +1290,14 @@ pub fn drop_privileges(user: &str) -> Result<(), LiveError> {
         }
     }
     // SAFETY: getters without arguments.
-    let (ruid, euid, rgid, egid) =
-        unsafe { (libc::getuid(), libc::geteuid(), libc::getgid(), libc::getegid()) };
+    let (ruid, euid, rgid, egid) = unsafe {
+        (
+            libc::getuid(),
+            libc::geteuid(),
+            libc::getgid(),
+            libc::getegid(),
+        )
+    };
     if (ruid, euid, rgid, egid) != (uid, uid, gid, gid) {
         return Err(fail(format!(
             "ids after the switch are uid {ruid}/{euid} gid {rgid}/{egid}, wanted {uid}/{gid}"
@@ -1229,7 +1323,13 @@ fn lookup_user(name: &std::ffi::CStr) -> Result<(libc::uid_t, libc::gid_t), Stri
         // bytes; the strings written into `pw` point into `buf`, which we do
         // not read.
         let rc = unsafe {
-            libc::getpwnam_r(name.as_ptr(), &mut pw, buf.as_mut_ptr(), buf_len, &mut result)
+            libc::getpwnam_r(
+                name.as_ptr(),
+                &mut pw,
+                buf.as_mut_ptr(),
+                buf_len,
+                &mut result,
+            )
         };
         if rc == libc::ERANGE && buf_len < PASSWD_BUF_MAX {
             buf_len = (buf_len * 2).min(PASSWD_BUF_MAX);
@@ -1284,8 +1384,10 @@ mod tests {
             let off = match self.frames.last() {
                 None => BLOCK_DESC_LEN,
                 Some(&prev) => {
-                    let prev_mac = u16::from_ne_bytes([self.bytes[prev + 24], self.bytes[prev + 25]]);
-                    let prev_snap = u32::from_ne_bytes(self.bytes[prev + 12..prev + 16].try_into().unwrap());
+                    let prev_mac =
+                        u16::from_ne_bytes([self.bytes[prev + 24], self.bytes[prev + 25]]);
+                    let prev_snap =
+                        u32::from_ne_bytes(self.bytes[prev + 12..prev + 16].try_into().unwrap());
                     let end = prev + prev_mac as usize + prev_snap as usize;
                     let next = (end + 15) & !15;
                     let rel = (next - prev) as u32;
@@ -1314,13 +1416,20 @@ mod tests {
     }
 
     /// Walks a block the way `advance` does, returning (data, orig_len, vlan).
-    fn walk(block: &[u8]) -> Option<Vec<(Vec<u8>, u32, Option<(u16, u16)>)>> {
+    /// (frame bytes, wire length, VLAN tag) of one walked frame.
+    type Walked = (Vec<u8>, u32, Option<(u16, u16)>);
+
+    fn walk(block: &[u8]) -> Option<Vec<Walked>> {
         let bh = parse_block_header(block)?;
         let mut off = bh.offset_to_first_pkt as usize;
         let mut out = Vec::new();
         for _ in 0..bh.num_pkts {
             let fh = parse_frame_header(block, off)?;
-            out.push((block[fh.data_start..fh.data_start + fh.snaplen].to_vec(), fh.len, fh.vlan));
+            out.push((
+                block[fh.data_start..fh.data_start + fh.snaplen].to_vec(),
+                fh.len,
+                fh.vlan,
+            ));
             off += fh.next_offset as usize;
         }
         Some(out)
@@ -1332,11 +1441,15 @@ mod tests {
         use std::mem::{offset_of, size_of};
         assert_eq!(size_of::<libc::tpacket_block_desc>(), BLOCK_DESC_LEN);
         assert_eq!(
-            offset_of!(libc::tpacket_block_desc, hdr) + offset_of!(libc::tpacket_hdr_v1, block_status),
+            offset_of!(libc::tpacket_block_desc, hdr)
+                + offset_of!(libc::tpacket_hdr_v1, block_status),
             BLOCK_STATUS_OFFSET
         );
         assert_eq!(offset_of!(libc::tpacket_hdr_v1, num_pkts) + 8, 12);
-        assert_eq!(offset_of!(libc::tpacket_hdr_v1, offset_to_first_pkt) + 8, 16);
+        assert_eq!(
+            offset_of!(libc::tpacket_hdr_v1, offset_to_first_pkt) + 8,
+            16
+        );
         assert_eq!(size_of::<libc::tpacket3_hdr>(), FRAME_HDR_LEN);
         assert_eq!(offset_of!(libc::tpacket3_hdr, tp_next_offset), 0);
         assert_eq!(offset_of!(libc::tpacket3_hdr, tp_sec), 4);
@@ -1346,11 +1459,13 @@ mod tests {
         assert_eq!(offset_of!(libc::tpacket3_hdr, tp_status), 20);
         assert_eq!(offset_of!(libc::tpacket3_hdr, tp_mac), 24);
         assert_eq!(
-            offset_of!(libc::tpacket3_hdr, hv1) + offset_of!(libc::tpacket_hdr_variant1, tp_vlan_tci),
+            offset_of!(libc::tpacket3_hdr, hv1)
+                + offset_of!(libc::tpacket_hdr_variant1, tp_vlan_tci),
             32
         );
         assert_eq!(
-            offset_of!(libc::tpacket3_hdr, hv1) + offset_of!(libc::tpacket_hdr_variant1, tp_vlan_tpid),
+            offset_of!(libc::tpacket3_hdr, hv1)
+                + offset_of!(libc::tpacket_hdr_variant1, tp_vlan_tpid),
             36
         );
     }
@@ -1374,7 +1489,13 @@ mod tests {
     fn vlan_tag_is_reported_with_its_tpid() {
         let mut b = BlockBuilder::new(4096);
         b.frame(b"x", 1, TP_STATUS_VLAN_VALID, 42, 0) // no TPID: 802.1Q
-            .frame(b"y", 1, TP_STATUS_VLAN_VALID | TP_STATUS_VLAN_TPID_VALID, 0x2007, 0x88a8)
+            .frame(
+                b"y",
+                1,
+                TP_STATUS_VLAN_VALID | TP_STATUS_VLAN_TPID_VALID,
+                0x2007,
+                0x88a8,
+            )
             .frame(b"z", 1, TP_STATUS_VLAN_TPID_VALID, 7, 0x88a8); // tag not valid
         let frames = walk(&b.bytes).unwrap();
         assert_eq!(frames[0].2, Some((0x8100, 42)));
@@ -1392,7 +1513,9 @@ mod tests {
         assert!(reinsert_vlan(&frame, 0x8100, 0x0064, &mut out));
         assert_eq!(
             out,
-            [1, 1, 1, 1, 1, 1, 2, 2, 2, 2, 2, 2, 0x81, 0x00, 0x00, 0x64, 0x08, 0x00, 0x45]
+            [
+                1, 1, 1, 1, 1, 1, 2, 2, 2, 2, 2, 2, 0x81, 0x00, 0x00, 0x64, 0x08, 0x00, 0x45
+            ]
         );
         // Too short to hold two MACs: copied unchanged.
         assert!(!reinsert_vlan(&frame[..10], 0x8100, 1, &mut out));
@@ -1435,7 +1558,10 @@ mod tests {
 
         // A block shorter than its descriptor; a frame header cut short.
         assert_eq!(parse_block_header(&good[..40]), None);
-        assert_eq!(parse_frame_header(&good[..BLOCK_DESC_LEN + 20], BLOCK_DESC_LEN), None);
+        assert_eq!(
+            parse_frame_header(&good[..BLOCK_DESC_LEN + 20], BLOCK_DESC_LEN),
+            None
+        );
         // An empty block is valid whatever its first offset.
         let mut empty = vec![0u8; 64];
         empty[16..20].copy_from_slice(&u32::MAX.to_ne_bytes());
@@ -1486,9 +1612,27 @@ mod tests {
             Err(LiveError::Config { reason, .. }) => reason,
             other => panic!("expected a config error, got {other:?}"),
         };
-        assert!(reason(AfPacketConfig { block_size: 6000, ..ok }).contains("page size"));
-        assert!(reason(AfPacketConfig { block_size: 12288, ..ok }).contains("power of two"));
-        assert!(reason(AfPacketConfig { block_count: 0, ..ok }).contains("count is 0"));
+        assert!(
+            reason(AfPacketConfig {
+                block_size: 6000,
+                ..ok
+            })
+            .contains("page size")
+        );
+        assert!(
+            reason(AfPacketConfig {
+                block_size: 12288,
+                ..ok
+            })
+            .contains("power of two")
+        );
+        assert!(
+            reason(AfPacketConfig {
+                block_count: 0,
+                ..ok
+            })
+            .contains("count is 0")
+        );
         assert!(
             reason(AfPacketConfig {
                 block_count: 4096,
@@ -1496,7 +1640,13 @@ mod tests {
             })
             .starts_with("ring_too_large")
         );
-        assert!(reason(AfPacketConfig { retire_timeout_ms: 0, ..ok }).contains("retire"));
+        assert!(
+            reason(AfPacketConfig {
+                retire_timeout_ms: 0,
+                ..ok
+            })
+            .contains("retire")
+        );
         assert!(reason(AfPacketConfig { snaplen: 0, ..ok }).contains("snaplen"));
         // The defaults stay within the ring limit.
         assert!(
@@ -1528,11 +1678,16 @@ mod tests {
     fn missing_interface_is_reported_before_privileges() {
         let name = format!("phnx{}", std::process::id());
         let err = AfPacketSource::open(&name, &AfPacketConfig::default()).unwrap_err();
-        assert_eq!(err.to_string(), format!("interface {name} not found (list interfaces with `ip link`)"));
+        assert_eq!(
+            err.to_string(),
+            format!("interface {name} not found (list interfaces with `ip link`)")
+        );
         // Names the kernel could never have.
         for bad in ["", "a-name-longer-than-15", "nul\0name"] {
             assert_eq!(
-                AfPacketSource::open(bad, &AfPacketConfig::default()).unwrap_err().label(),
+                AfPacketSource::open(bad, &AfPacketConfig::default())
+                    .unwrap_err()
+                    .label(),
                 "interface_not_found"
             );
         }

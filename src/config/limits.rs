@@ -591,3 +591,12 @@ pub const INVENTORY_MAX_PEERS_PER_HOST: usize = 64;
 /// arrive after the request are not "already captured". Frames still unread
 /// when it expires are counted as `unread_at_exit`.
 pub const LIVE_DRAIN_TIME: std::time::Duration = std::time::Duration::from_secs(3);
+
+/// Hosts drawn in the report's timeline picture: beyond a few hundred rows
+/// the picture is no longer read at a glance (the tables still list every
+/// host). Hit: the rest are named in a note under the picture.
+pub const REPORT_MAX_TIMELINE_HOSTS: usize = 200;
+
+/// Names listed per host in the report's tables (most frequent first); the
+/// inventory file has them all.
+pub const REPORT_MAX_NAMES_PER_HOST: usize = 5;

@@ -424,16 +424,12 @@ pub fn decode_reassembled<'a>(
         tunnel: meta.tunnel,
         ip: Some((meta.src_ip, meta.dst_ip)),
     };
-    let (protocol, rest) = match ip::skip_extensions(
-        IpNumber(meta.protocol),
-        payload,
-        false,
-        meta.is_ipv6(),
-    )? {
-        ip::Ext::Upper(p, rest) => (p, rest),
-        // A Fragment header inside a reassembled payload: no stack sends it.
-        ip::Ext::Fragment(_) => return Err(DecodeError::MalformedIp),
-    };
+    let (protocol, rest) =
+        match ip::skip_extensions(IpNumber(meta.protocol), payload, false, meta.is_ipv6())? {
+            ip::Ext::Upper(p, rest) => (p, rest),
+            // A Fragment header inside a reassembled payload: no stack sends it.
+            ip::Ext::Fragment(_) => return Err(DecodeError::MalformedIp),
+        };
     let start = after_ip(protocol, rest, false, meta.src_ip, meta.dst_ip, &mut w);
     match start {
         Ok(Step::Next(next)) => walk(next, &mut w),
@@ -477,10 +473,7 @@ impl Walk {
             }
             Some(t) => {
                 let depth = usize::from(t.depth);
-                let slot = t
-                    .kinds
-                    .get_mut(depth)
-                    .ok_or(DecodeError::EncapDepthLimit)?;
+                let slot = t.kinds.get_mut(depth).ok_or(DecodeError::EncapDepthLimit)?;
                 *slot = kind;
                 t.depth = t.depth.saturating_add(1);
             }
@@ -496,6 +489,7 @@ impl Walk {
         Ok(())
     }
 
+#[inline]
     fn decoded<'a>(&self, src: IpAddr, dst: IpAddr, t: transport::Transport<'a>) -> Decoded<'a> {
         Decoded {
             src_mac: self.link.src_mac,
@@ -542,6 +536,7 @@ enum Step<'a> {
 /// Decode layer after layer until UDP/TCP, a fragment or an error. Each
 /// iteration consumes a header; cycles only go through tunnels, which
 /// [`Walk::enter`] bounds by [`MAX_ENCAP_DEPTH`].
+#[inline]
 fn walk<'a>(mut next: Next<'a>, w: &mut Walk) -> Result<Frame<'a>, DecodeError> {
     let mut fallback: Option<Decoded<'a>> = None;
     loop {
@@ -562,6 +557,7 @@ fn walk<'a>(mut next: Next<'a>, w: &mut Walk) -> Result<Frame<'a>, DecodeError> 
     }
 }
 
+#[inline]
 fn step<'a>(next: Next<'a>, w: &mut Walk) -> Result<Step<'a>, DecodeError> {
     match next {
         Next::Ethernet(bytes) => link::ethernet(bytes, &mut w.link).map(Step::Next),
@@ -612,6 +608,7 @@ const PORT_GTPU: u16 = 2152;
 const PORT_MPLS_UDP: u16 = 6635;
 
 /// After an IP header (and its extensions): the transport, or a tunnel.
+#[inline]
 fn after_ip<'a>(
     protocol: IpNumber,
     payload: &'a [u8],
@@ -674,29 +671,26 @@ fn udp_tunnel<'a>(
 ) -> Result<Option<(TunnelKind, Option<u32>, Next<'a>)>, DecodeError> {
     let on = |port: u16| t.dst_port == port || t.src_port == port;
     let p = t.payload;
-    if t.dst_port == PORT_VXLAN {
-        if let Some((vni, inner)) = tunnel::vxlan(p) {
-            return Ok(Some((TunnelKind::Vxlan, Some(vni), Next::Ethernet(inner))));
-        }
+    if t.dst_port == PORT_VXLAN
+        && let Some((vni, inner)) = tunnel::vxlan(p)
+    {
+        return Ok(Some((TunnelKind::Vxlan, Some(vni), Next::Ethernet(inner))));
     }
-    if t.dst_port == PORT_GENEVE {
-        if let Some((vni, inner)) = tunnel::geneve(p) {
-            return Ok(Some((TunnelKind::Geneve, Some(vni), inner)));
-        }
+    if t.dst_port == PORT_GENEVE
+        && let Some((vni, inner)) = tunnel::geneve(p)
+    {
+        return Ok(Some((TunnelKind::Geneve, Some(vni), inner)));
     }
-    if on(PORT_TEREDO) {
-        if let Some(inner) = tunnel::teredo(p, t.truncated) {
-            return Ok(Some((
-                TunnelKind::Teredo,
-                None,
-                Next::Ip(link::Net::Ipv6, inner),
-            )));
-        }
+    if on(PORT_TEREDO)
+        && let Some(inner) = tunnel::teredo(p, t.truncated)
+    {
+        let inner = Next::Ip(link::Net::Ipv6, inner);
+        return Ok(Some((TunnelKind::Teredo, None, inner)));
     }
-    if on(PORT_GTPU) {
-        if let Some((teid, inner)) = tunnel::gtpu(p)? {
-            return Ok(Some((TunnelKind::GtpU, Some(teid), inner)));
-        }
+    if on(PORT_GTPU)
+        && let Some((teid, inner)) = tunnel::gtpu(p)?
+    {
+        return Ok(Some((TunnelKind::GtpU, Some(teid), inner)));
     }
     // MPLS-in-UDP has no header of its own to check: only the destination
     // port (the source port is an entropy value, RFC 7510 §3) and a

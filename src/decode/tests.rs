@@ -6,9 +6,7 @@ use std::collections::HashSet;
 use std::net::IpAddr;
 
 use super::*;
-use crate::config::limits::{
-    MAX_ENCAP_DEPTH, MAX_IP_EXT_HEADERS, MAX_MPLS_LABELS, MAX_VLAN_TAGS,
-};
+use crate::config::limits::{MAX_ENCAP_DEPTH, MAX_IP_EXT_HEADERS, MAX_MPLS_LABELS, MAX_VLAN_TAGS};
 
 const SRC_MAC: [u8; 6] = [0x02, 0x00, 0x00, 0x00, 0x00, 0x01];
 const DST_MAC: [u8; 6] = [0x02, 0x00, 0x00, 0x00, 0x00, 0x02];

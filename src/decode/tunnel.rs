@@ -159,7 +159,9 @@ const PPP_MPLS_MULTICAST: u16 = 0x0283;
 /// field compression, RFC 1661 §6.5). IPv4, IPv6 and MPLS go on; LCP, IPCP,
 /// CCP, compressed or encrypted data (CCP/ECP, PPTP's MPPE) are `not_ip`.
 pub(super) fn ppp(bytes: &[u8]) -> Result<Next<'_>, DecodeError> {
-    let b = bytes.strip_prefix(&PPP_ADDRESS_CONTROL[..]).unwrap_or(bytes);
+    let b = bytes
+        .strip_prefix(&PPP_ADDRESS_CONTROL[..])
+        .unwrap_or(bytes);
     let first = *b.first().ok_or(DecodeError::Truncated)?;
     let (protocol, rest) = if first & 1 == 1 {
         (u16::from(first), b.get(1..).ok_or(DecodeError::Truncated)?)
@@ -260,10 +262,7 @@ pub(super) fn gre(bytes: &[u8]) -> Result<Gre<'_>, DecodeError> {
             (key_at + present(GRE_K) + present(GRE_S), key_at)
         }
         1 => {
-            if flags & GRE_MUST_BE_ZERO_V1 != 0
-                || flags & GRE_K == 0
-                || protocol != GRE_PROTO_PPP
-            {
+            if flags & GRE_MUST_BE_ZERO_V1 != 0 || flags & GRE_K == 0 || protocol != GRE_PROTO_PPP {
                 return Err(DecodeError::MalformedTunnel);
             }
             (
@@ -279,11 +278,13 @@ pub(super) fn gre(bytes: &[u8]) -> Result<Gre<'_>, DecodeError> {
     } else {
         None
     };
-    let gre = |next| Ok(Gre {
-        kind: TunnelKind::Gre,
-        id: key,
-        next,
-    });
+    let gre = |next| {
+        Ok(Gre {
+            kind: TunnelKind::Gre,
+            id: key,
+            next,
+        })
+    };
     match protocol {
         GRE_PROTO_PPP if version == 1 => Ok(Gre {
             kind: TunnelKind::Gre,
@@ -504,7 +505,9 @@ pub(super) fn gtpu(bytes: &[u8]) -> Result<Option<(u32, Next<'_>)>, DecodeError>
     let Some(&flags) = bytes.first() else {
         return Ok(None);
     };
-    if flags >> 5 != GTPU_VERSION_1 || flags & GTPU_FLAG_PT == 0 || bytes.get(1) != Some(&GTPU_G_PDU)
+    if flags >> 5 != GTPU_VERSION_1
+        || flags & GTPU_FLAG_PT == 0
+        || bytes.get(1) != Some(&GTPU_G_PDU)
     {
         return Ok(None);
     }
@@ -517,7 +520,11 @@ pub(super) fn gtpu(bytes: &[u8]) -> Result<Option<(u32, Next<'_>)>, DecodeError>
         rest = rest
             .get(GTPU_OPTIONAL_LEN..)
             .ok_or(DecodeError::Truncated)?;
-        let mut next_type = if flags & GTPU_FLAG_E != 0 { next_type } else { 0 };
+        let mut next_type = if flags & GTPU_FLAG_E != 0 {
+            next_type
+        } else {
+            0
+        };
         let mut walked = 0usize;
         while next_type != 0 {
             if walked >= MAX_GTP_EXT_HEADERS {

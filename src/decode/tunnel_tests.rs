@@ -50,7 +50,10 @@ fn assert_inner_v4(d: &Decoded<'_>) {
 }
 
 fn assert_inner_v6(d: &Decoded<'_>) {
-    assert_eq!((d.src_ip, d.dst_ip), (ip("2001:db8::1"), ip("2001:db8::53")));
+    assert_eq!(
+        (d.src_ip, d.dst_ip),
+        (ip("2001:db8::1"), ip("2001:db8::53"))
+    );
     assert_eq!((d.src_port, d.dst_port, d.l4), (49153, 53, L4::Udp));
     assert_eq!(d.payload, &[0xca, 0xfe, 0xba, 0xbe]);
 }
@@ -78,8 +81,12 @@ fn outer_v6(next: u8, payload: &[u8]) -> Vec<u8> {
     let mut p = vec![0x60, 0, 0, 0];
     p.extend_from_slice(&plen.to_be_bytes());
     p.extend_from_slice(&[next, 64]);
-    p.extend_from_slice(&[0x20, 0x01, 0x0d, 0xb8, 0, 0xff, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1]);
-    p.extend_from_slice(&[0x20, 0x01, 0x0d, 0xb8, 0, 0xff, 0, 0, 0, 0, 0, 0, 0, 0, 0, 2]);
+    p.extend_from_slice(&[
+        0x20, 0x01, 0x0d, 0xb8, 0, 0xff, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1,
+    ]);
+    p.extend_from_slice(&[
+        0x20, 0x01, 0x0d, 0xb8, 0, 0xff, 0, 0, 0, 0, 0, 0, 0, 0, 0, 2,
+    ]);
     p.extend_from_slice(payload);
     p
 }
@@ -164,7 +171,12 @@ fn mpls_pseudowire_with_control_word() {
 #[test]
 fn mpls_unknown_payload_and_cuts() {
     // First nibble 1: associated channel, not IP.
-    let frame = eth(MAC_A, MAC_B, 0x8847, &[0x00, 0x01, 0x01, 0x40, 0x10, 0, 0, 0]);
+    let frame = eth(
+        MAC_A,
+        MAC_B,
+        0x8847,
+        &[0x00, 0x01, 0x01, 0x40, 0x10, 0, 0, 0],
+    );
     assert_eq!(
         decode(LinkType::ETHERNET, &frame).unwrap_err(),
         DecodeError::NotIp
@@ -198,13 +210,24 @@ fn pppoe_session_over_qinq() {
         0x00, 0x64, 0x81, 0x00, // S-tag VID 100, next 802.1Q
         0x00, 0xc8, 0x88, 0x64, // C-tag VID 200, next PPPoE session
     ];
-    let mut frame = eth(MAC_A, MAC_B, 0x88a8, &[&tags[..], &pppoe, &INNER_V4].concat());
+    let mut frame = eth(
+        MAC_A,
+        MAC_B,
+        0x88a8,
+        &[&tags[..], &pppoe, &INNER_V4].concat(),
+    );
     frame.extend_from_slice(&[0; 6]); // Ethernet padding, trimmed by length
     let d = packet(LinkType::ETHERNET, &frame);
     assert_inner_v4(&d);
-    assert_eq!((d.vlan, d.inner_vlan, d.src_mac), (Some(100), Some(200), Some(MAC_A)));
+    assert_eq!(
+        (d.vlan, d.inner_vlan, d.src_mac),
+        (Some(100), Some(200), Some(MAC_A))
+    );
     let t = tunnel(&d);
-    assert_eq!((t.kind, t.id, t.outer_vlan), (TunnelKind::Pppoe, Some(0x1234), Some(100)));
+    assert_eq!(
+        (t.kind, t.id, t.outer_vlan),
+        (TunnelKind::Pppoe, Some(0x1234), Some(100))
+    );
 }
 
 #[test]
@@ -244,7 +267,10 @@ fn ppp_link_types() {
     // IPCP is not IP.
     let f = [&[0xff, 0x03, 0x80, 0x21][..], &INNER_V4].concat();
     assert_eq!(decode(ppp, &f).unwrap_err(), DecodeError::NotIp);
-    assert_eq!(decode(ppp, &[0xff, 0x03]).unwrap_err(), DecodeError::Truncated);
+    assert_eq!(
+        decode(ppp, &[0xff, 0x03]).unwrap_err(),
+        DecodeError::Truncated
+    );
 }
 
 #[test]
@@ -268,7 +294,13 @@ fn cisco_hdlc() {
 /// An NFLOG record (family AF_INET) with a prefix TLV, a 5-byte TLV that
 /// needs padding, then the payload TLV; TLV fields little-endian or not.
 fn nflog_record(little: bool) -> Vec<u8> {
-    let field = |v: u16| if little { v.to_le_bytes() } else { v.to_be_bytes() };
+    let field = |v: u16| {
+        if little {
+            v.to_le_bytes()
+        } else {
+            v.to_be_bytes()
+        }
+    };
     let mut f = vec![0x02, 0x00, 0x00, 0x2a]; // AF_INET, version 0, resource 42
     f.extend_from_slice(&field(8)); // length 8
     f.extend_from_slice(&field(1)); // NFULA_PACKET_HDR
@@ -292,8 +324,14 @@ fn nflog_finds_the_payload_tlv_in_either_byte_order() {
     }
     // Without the payload TLV: not IP. A TLV running past the record: cut.
     let f = nflog_record(true);
-    assert_eq!(decode(LinkType(239), &f[..20]).unwrap_err(), DecodeError::NotIp);
-    assert_eq!(decode(LinkType(239), &f[..30]).unwrap_err(), DecodeError::Truncated);
+    assert_eq!(
+        decode(LinkType(239), &f[..20]).unwrap_err(),
+        DecodeError::NotIp
+    );
+    assert_eq!(
+        decode(LinkType(239), &f[..30]).unwrap_err(),
+        DecodeError::Truncated
+    );
     // A zero-length TLV cannot be walked past.
     let mut zero = f.clone();
     zero[4..6].copy_from_slice(&[0, 0]);
@@ -317,7 +355,10 @@ fn pktap_wraps_an_ethernet_frame() {
     // A header length past the frame, and PKTAP inside PKTAP.
     let mut long = f.clone();
     long[0..4].copy_from_slice(&5000u32.to_le_bytes());
-    assert_eq!(decode(LinkType(258), &long).unwrap_err(), DecodeError::Truncated);
+    assert_eq!(
+        decode(LinkType(258), &long).unwrap_err(),
+        DecodeError::Truncated
+    );
     let mut nested = f.clone();
     nested[4..8].copy_from_slice(&258u32.to_le_bytes());
     assert_eq!(
@@ -337,12 +378,20 @@ fn gre_with_checksum_key_and_sequence() {
         0x00, 0x00, 0x04, 0xd2, // key 1234
         0x00, 0x00, 0x00, 0x09, // sequence 9
     ];
-    let frame = eth(MAC_A, MAC_B, 0x0800, &outer_v4(47, &[&gre[..], &INNER_V4].concat()));
+    let frame = eth(
+        MAC_A,
+        MAC_B,
+        0x0800,
+        &outer_v4(47, &[&gre[..], &INNER_V4].concat()),
+    );
     let d = packet(LinkType::ETHERNET, &frame);
     assert_inner_v4(&d);
     let t = tunnel(&d);
     assert_eq!((t.kind, t.id), (TunnelKind::Gre, Some(1234)));
-    assert_eq!((t.outer_src, t.outer_dst), (Some(ip("203.0.113.1")), Some(ip("203.0.113.2"))));
+    assert_eq!(
+        (t.outer_src, t.outer_dst),
+        (Some(ip("203.0.113.1")), Some(ip("203.0.113.2")))
+    );
     // The outer MACs are the routers': cleared after a layer-3 tunnel.
     assert_eq!((d.src_mac, d.vlan), (None, None));
 }
@@ -369,7 +418,10 @@ fn gre_transparent_ethernet_bridging_and_refusals() {
     }
     // Options announced but cut off.
     let frame = outer_v4(47, &[0xb0, 0x00, 0x08, 0x00, 0, 0, 0]);
-    assert_eq!(decode(LinkType::RAW, &frame).unwrap_err(), DecodeError::Truncated);
+    assert_eq!(
+        decode(LinkType::RAW, &frame).unwrap_err(),
+        DecodeError::Truncated
+    );
 }
 
 #[test]
@@ -385,7 +437,10 @@ fn gre_pptp_enhanced_ppp() {
     let frame = outer_v4(47, &[&gre[..], &INNER_V4].concat());
     let d = packet(LinkType::RAW, &frame);
     assert_inner_v4(&d);
-    assert_eq!((tunnel(&d).kind, tunnel(&d).id), (TunnelKind::Gre, Some(0x4001)));
+    assert_eq!(
+        (tunnel(&d).kind, tunnel(&d).id),
+        (TunnelKind::Gre, Some(0x4001))
+    );
 }
 
 #[test]
@@ -427,7 +482,10 @@ fn erspan_types_one_two_three() {
     let mut bad = e2;
     bad[8] = 0x20;
     let frame = outer_v4(47, &[&bad[..], &inner].concat());
-    assert_eq!(decode(LinkType::RAW, &frame).unwrap_err(), DecodeError::MalformedTunnel);
+    assert_eq!(
+        decode(LinkType::RAW, &frame).unwrap_err(),
+        DecodeError::MalformedTunnel
+    );
 }
 
 // ------------------------------------------------------------ UDP tunnels
@@ -444,12 +502,20 @@ fn vxlan_unwraps_to_the_inner_frame() {
     let outer_udp = udp(51000, 4789, &[&VXLAN[..], &inner].concat());
     #[rustfmt::skip]
     let tag = [0x00, 0x05, 0x08, 0x00]; // VLAN 5, next IPv4
-    let frame = eth(MAC_A, MAC_B, 0x8100, &[&tag[..], &outer_v4(17, &outer_udp)].concat());
+    let frame = eth(
+        MAC_A,
+        MAC_B,
+        0x8100,
+        &[&tag[..], &outer_v4(17, &outer_udp)].concat(),
+    );
     let d = packet(LinkType::ETHERNET, &frame);
     assert_inner_v4(&d);
     assert_eq!((d.src_mac, d.vlan), (Some(MAC_INNER), None));
     let t = tunnel(&d);
-    assert_eq!((t.kind, t.id, t.outer_vlan), (TunnelKind::Vxlan, Some(12345), Some(5)));
+    assert_eq!(
+        (t.kind, t.id, t.outer_vlan),
+        (TunnelKind::Vxlan, Some(12345), Some(5))
+    );
     assert_eq!(t.outer_src, Some(ip("203.0.113.1")));
 }
 
@@ -474,7 +540,11 @@ fn udp_tunnel_ports_fall_back_to_plain_udp() {
     for (port, payload) in [(6081, &geneve[..]), (2152, &gtp_echo), (3544, &teredo)] {
         let frame = outer_v4(17, &udp(40000, port, payload));
         let d = packet(LinkType::RAW, &frame);
-        assert_eq!((d.dst_port, d.payload, d.tunnel), (port, payload, None), "{port}");
+        assert_eq!(
+            (d.dst_port, d.payload, d.tunnel),
+            (port, payload, None),
+            "{port}"
+        );
     }
 }
 
@@ -491,7 +561,10 @@ fn geneve_with_options() {
     let frame = outer_v4(17, &udp(1234, 6081, &[&geneve[..], &inner].concat()));
     let d = packet(LinkType::RAW, &frame);
     assert_inner_v4(&d);
-    assert_eq!((tunnel(&d).kind, tunnel(&d).id), (TunnelKind::Geneve, Some(100)));
+    assert_eq!(
+        (tunnel(&d).kind, tunnel(&d).id),
+        (TunnelKind::Geneve, Some(100))
+    );
     // Protocol IPv6 directly, no options.
     let geneve = [0x00, 0x00, 0x86, 0xdd, 0x00, 0x00, 0x01, 0x00];
     let frame = outer_v4(17, &udp(1234, 6081, &[&geneve[..], &INNER_V6].concat()));
@@ -532,12 +605,18 @@ fn gtpu_with_extension_headers() {
     let frame = outer_v4(17, &udp(2152, 2152, &[&gtp[..], &INNER_V6].concat()));
     let d = packet(LinkType::RAW, &frame);
     assert_inner_v6(&d);
-    assert_eq!((tunnel(&d).kind, tunnel(&d).id), (TunnelKind::GtpU, Some(0x1001)));
+    assert_eq!(
+        (tunnel(&d).kind, tunnel(&d).id),
+        (TunnelKind::GtpU, Some(0x1001))
+    );
     // A zero-length extension header is a broken tunnel, counted as such.
     let mut bad = gtp;
     bad[12] = 0;
     let frame = outer_v4(17, &udp(2152, 2152, &[&bad[..], &INNER_V6].concat()));
-    assert_eq!(decode(LinkType::RAW, &frame).unwrap_err(), DecodeError::MalformedTunnel);
+    assert_eq!(
+        decode(LinkType::RAW, &frame).unwrap_err(),
+        DecodeError::MalformedTunnel
+    );
 }
 
 #[test]
@@ -577,7 +656,10 @@ fn nesting_records_every_layer_up_to_the_limit() {
     let six_in_four = outer_v4(41, &INNER_V6);
     let inner_eth = eth(MAC_INNER, MAC_B, 0x0800, &six_in_four);
     let vxlan = outer_v4(17, &udp(1, 4789, &[&VXLAN[..], &inner_eth].concat()));
-    let gre = outer_v4(47, &[&[0x20, 0x00, 0x08, 0x00, 0, 0, 0, 7][..], &vxlan].concat());
+    let gre = outer_v4(
+        47,
+        &[&[0x20, 0x00, 0x08, 0x00, 0, 0, 0, 7][..], &vxlan].concat(),
+    );
     let mpls = [&[0x00, 0x01, 0x01, 0x40][..], &gre].concat();
     let frame = eth(MAC_A, MAC_B, 0x8847, &mpls);
     let d = packet(LinkType::ETHERNET, &frame);
@@ -585,14 +667,27 @@ fn nesting_records_every_layer_up_to_the_limit() {
     let t = tunnel(&d);
     assert_eq!(
         t.layers(),
-        &[TunnelKind::Mpls, TunnelKind::Gre, TunnelKind::Vxlan, TunnelKind::SixIn4]
+        &[
+            TunnelKind::Mpls,
+            TunnelKind::Gre,
+            TunnelKind::Vxlan,
+            TunnelKind::SixIn4
+        ]
     );
     assert_eq!(usize::from(t.depth), MAX_ENCAP_DEPTH);
     // The outermost tunnel is described: MPLS on the link, no outer IP.
-    assert_eq!((t.kind, t.id, t.outer_src), (TunnelKind::Mpls, Some(16), None));
+    assert_eq!(
+        (t.kind, t.id, t.outer_src),
+        (TunnelKind::Mpls, Some(16), None)
+    );
     // One layer more is over the limit.
     let deeper = outer_v4(4, &gre);
-    let frame = eth(MAC_A, MAC_B, 0x8847, &[&[0x00, 0x01, 0x01, 0x40][..], &deeper].concat());
+    let frame = eth(
+        MAC_A,
+        MAC_B,
+        0x8847,
+        &[&[0x00, 0x01, 0x01, 0x40][..], &deeper].concat(),
+    );
     assert_eq!(
         decode(LinkType::ETHERNET, &frame).unwrap_err(),
         DecodeError::EncapDepthLimit
@@ -621,13 +716,21 @@ fn ipv4_fragment_inside_gre_carries_the_tunnel() {
     let mut first = INNER_V4;
     first[6] = 0x20; // MF, offset 0
     let gre = [0x20, 0x00, 0x08, 0x00, 0, 0, 0, 9]; // K, key 9
-    let frame = eth(MAC_A, MAC_B, 0x0800, &outer_v4(47, &[&gre[..], &first].concat()));
+    let frame = eth(
+        MAC_A,
+        MAC_B,
+        0x0800,
+        &outer_v4(47, &[&gre[..], &first].concat()),
+    );
     match decode_frame(LinkType::ETHERNET, &frame).unwrap() {
         Frame::Fragment(f) => {
             assert_eq!((f.id, f.offset, f.more), (1, 0, true));
             assert_eq!(f.data, &INNER_V4[20..]);
             assert_eq!(f.meta.protocol, 17);
-            assert_eq!((f.meta.src_ip, f.meta.dst_ip), (ip("192.0.2.1"), ip("198.51.100.53")));
+            assert_eq!(
+                (f.meta.src_ip, f.meta.dst_ip),
+                (ip("192.0.2.1"), ip("198.51.100.53"))
+            );
             assert_eq!(f.meta.tunnel.unwrap().id, Some(9));
             // Reassembled (here: the one fragment), it decodes with the
             // tunnel kept.
@@ -711,11 +814,32 @@ fn reassembled_ipv6_payload_walks_its_extension_headers() {
 fn every_prefix_of_tunnel_frames_is_safe() {
     let inner = eth(MAC_INNER, MAC_B, 0x0800, &INNER_V4);
     let frames: Vec<(LinkType, Vec<u8>)> = vec![
-        (LinkType::RAW, outer_v4(17, &udp(1, 4789, &[&VXLAN[..], &inner].concat()))),
-        (LinkType::RAW, outer_v4(47, &[&[0x10, 0, 0x88, 0xbe, 0, 0, 0, 1, 0x10, 0, 0, 1, 0, 0, 0, 0][..], &inner].concat())),
+        (
+            LinkType::RAW,
+            outer_v4(17, &udp(1, 4789, &[&VXLAN[..], &inner].concat())),
+        ),
+        (
+            LinkType::RAW,
+            outer_v4(
+                47,
+                &[
+                    &[0x10, 0, 0x88, 0xbe, 0, 0, 0, 1, 0x10, 0, 0, 1, 0, 0, 0, 0][..],
+                    &inner,
+                ]
+                .concat(),
+            ),
+        ),
         (LinkType::RAW, outer_v4(41, &INNER_V6)),
         (LinkType(239), nflog_record(true)),
-        (LinkType::ETHERNET, eth(MAC_A, MAC_B, 0x8864, &[&[0x11, 0, 0, 1, 0, 0x22, 0, 0x21][..], &INNER_V4].concat())),
+        (
+            LinkType::ETHERNET,
+            eth(
+                MAC_A,
+                MAC_B,
+                0x8864,
+                &[&[0x11, 0, 0, 1, 0, 0x22, 0, 0x21][..], &INNER_V4].concat(),
+            ),
+        ),
     ];
     for (lt, frame) in &frames {
         let full = decode(*lt, frame).unwrap();

@@ -40,9 +40,11 @@
 //! (retransmissions, doubled span ports) are ignored and counted in
 //! `duplicates`: the first copy wins, as in Linux and RFC 5722 erratum 3089.
 //!
-//! Other inconsistencies drop the datagram and count `malformed`: a non-last
-//! fragment whose length is not a multiple of 8 or is empty (RFC 8200 §4.5),
-//! two different last fragments, data past the end a last fragment set.
+//! Other inconsistencies drop the datagram and count `malformed`: an empty
+//! non-last fragment, an IPv6 non-last fragment whose length is not a
+//! multiple of 8 (RFC 8200 §4.5; an IPv4 one is trimmed to the multiple of 8
+//! below, as Linux does), two different last fragments, data past the end a
+//! last fragment set.
 //! A fragment cut by the capture's snap length cannot be placed and is
 //! counted in `truncated`; its datagram will time out.
 
@@ -184,6 +186,9 @@ struct Datagram {
     protocol: Option<u8>,
 }
 
+/// A datagram's buffer and piece list, cleared, kept for reuse.
+type Recycled = (Vec<u8>, Vec<(u32, u32)>);
+
 /// Why a datagram is dropped before completion.
 #[derive(Clone, Copy, Debug)]
 enum Reject {
@@ -202,7 +207,7 @@ pub struct Defrag {
     /// of datagrams already gone are skipped lazily and compacted away.
     order: VecDeque<(Key, u64, u64)>,
     /// Cleared buffers and piece lists for reuse.
-    pool: Vec<(Vec<u8>, Vec<(u32, u32)>)>,
+    pool: Vec<Recycled>,
     next_serial: u64,
     /// Allocated capacity of the buffers of datagrams in progress.
     bytes: usize,
@@ -251,7 +256,12 @@ impl Defrag {
     /// Add one fragment seen at packet time `ts`. When it completes its
     /// datagram, the reassembled IP payload is left in `out` (its previous
     /// contents are discarded) and the metadata to decode it is returned.
-    pub fn push(&mut self, ts: u64, frag: &Fragment<'_>, out: &mut Vec<u8>) -> Option<FragmentMeta> {
+    pub fn push(
+        &mut self,
+        ts: u64,
+        frag: &Fragment<'_>,
+        out: &mut Vec<u8>,
+    ) -> Option<FragmentMeta> {
         self.stats.fragments += 1;
         self.expire(ts);
         let done = self.place(ts, frag, out);
@@ -288,15 +298,26 @@ impl Defrag {
                 frag.meta.protocol
             },
         };
-        let len = frag.data.len();
+        // A non-last fragment carries a multiple of 8 bytes (RFC 791 §3.2,
+        // RFC 8200 §4.5). IPv6 receivers discard one that does not; Linux
+        // trims an IPv4 one to the multiple of 8 below, and so does this.
+        let mut data = frag.data;
+        if frag.more && !data.len().is_multiple_of(8) {
+            if frag.meta.is_ipv6() {
+                data = &[];
+            } else {
+                data = data.get(..data.len() & !7).unwrap_or_default();
+            }
+        }
+        if frag.more && data.is_empty() {
+            self.drop_datagram(&key, Reject::Malformed);
+            return None;
+        }
+        let len = data.len();
         let start = usize::try_from(frag.offset).unwrap_or(usize::MAX);
         let end = start.saturating_add(len);
         if end > self.limits.max_datagram_bytes {
             self.drop_datagram(&key, Reject::TooBig);
-            return None;
-        }
-        if frag.more && (len == 0 || len % 8 != 0) {
-            self.drop_datagram(&key, Reject::Malformed);
             return None;
         }
         // Fits in u32: bounded by max_datagram_bytes (<= 65,535 by default,
@@ -368,7 +389,7 @@ impl Defrag {
             dg.buf.resize(end, 0);
         }
         let cap_after = dg.buf.capacity();
-        dg.buf.get_mut(start..end)?.copy_from_slice(frag.data);
+        dg.buf.get_mut(start..end)?.copy_from_slice(data);
         let at = dg.pieces.partition_point(|&(s, _)| s < start32);
         dg.pieces.insert(at, (start32, end32));
         dg.received = dg.received.saturating_add(end32 - start32);
@@ -515,9 +536,15 @@ mod tests {
     /// the IPv6 pair when `v6`.
     fn frag(v6: bool, id: u32, offset: u32, more: bool, data: &[u8]) -> Fragment<'_> {
         let (src, dst): (IpAddr, IpAddr) = if v6 {
-            ("2001:db8::1".parse().unwrap(), "2001:db8::53".parse().unwrap())
+            (
+                "2001:db8::1".parse().unwrap(),
+                "2001:db8::53".parse().unwrap(),
+            )
         } else {
-            ("192.0.2.1".parse().unwrap(), "198.51.100.53".parse().unwrap())
+            (
+                "192.0.2.1".parse().unwrap(),
+                "198.51.100.53".parse().unwrap(),
+            )
         };
         Fragment {
             meta: FragmentMeta {
@@ -548,7 +575,7 @@ mod tests {
         for v6 in [false, true] {
             for reversed in [false, true] {
                 let p = payload();
-                let mut frags = vec![
+                let mut frags = [
                     frag(v6, 7, 0, true, &p[0..8]),
                     frag(v6, 7, 8, true, &p[8..16]),
                     frag(v6, 7, 16, false, &p[16..24]),
@@ -609,17 +636,32 @@ mod tests {
         assert!(d.push(1, &first, &mut out).is_none());
         // Same offset and length, other bytes: ignored, the first copy wins.
         let other = [0xff; 8];
-        assert!(d.push(1, &frag(false, 1, 0, true, &other), &mut out).is_none());
+        assert!(
+            d.push(1, &frag(false, 1, 0, true, &other), &mut out)
+                .is_none()
+        );
         assert_eq!(d.stats.duplicates, 1);
-        assert!(d.push(1, &frag(false, 1, 8, false, &p[8..16]), &mut out).is_some());
+        assert!(
+            d.push(1, &frag(false, 1, 8, false, &p[8..16]), &mut out)
+                .is_some()
+        );
         assert_eq!(out, &p[0..16]);
 
         // Partial overlap: bytes 8..16 then 0..16.
-        assert!(d.push(1, &frag(false, 2, 8, true, &p[8..16]), &mut out).is_none());
-        assert!(d.push(1, &frag(false, 2, 0, true, &p[0..16]), &mut out).is_none());
+        assert!(
+            d.push(1, &frag(false, 2, 8, true, &p[8..16]), &mut out)
+                .is_none()
+        );
+        assert!(
+            d.push(1, &frag(false, 2, 0, true, &p[0..16]), &mut out)
+                .is_none()
+        );
         assert_eq!((d.stats.overlaps, d.len()), (1, 0));
         // The rest of the datagram starts over and never completes.
-        assert!(d.push(1, &frag(false, 2, 16, false, &p[16..24]), &mut out).is_none());
+        assert!(
+            d.push(1, &frag(false, 2, 16, false, &p[16..24]), &mut out)
+                .is_none()
+        );
         assert_eq!((d.stats.reassembled, d.len()), (1, 1));
     }
 
@@ -629,14 +671,23 @@ mod tests {
         let limits = DefragLimits::default();
         let mut d = Defrag::default();
         let mut out = Vec::new();
-        assert!(d.push(1_000, &frag(false, 5, 0, true, &p[0..8]), &mut out).is_none());
+        assert!(
+            d.push(1_000, &frag(false, 5, 0, true, &p[0..8]), &mut out)
+                .is_none()
+        );
         // Just within the timeout: still there.
         let t = 1_000 + limits.timeout_ns;
-        assert!(d.push(t, &frag(false, 6, 0, true, &p[0..8]), &mut out).is_none());
+        assert!(
+            d.push(t, &frag(false, 6, 0, true, &p[0..8]), &mut out)
+                .is_none()
+        );
         assert_eq!((d.len(), d.stats.timeouts), (2, 0));
         // Past it: the first datagram is dropped; its last fragment then
         // starts a new datagram instead of completing it.
-        assert!(d.push(t + 1, &frag(false, 5, 8, false, &p[8..16]), &mut out).is_none());
+        assert!(
+            d.push(t + 1, &frag(false, 5, 8, false, &p[8..16]), &mut out)
+                .is_none()
+        );
         assert_eq!(d.stats.timeouts, 1);
         assert_eq!(d.stats.reassembled, 0);
         d.clear();
@@ -648,18 +699,43 @@ mod tests {
         let p = payload();
         let mut d = Defrag::default();
         let mut out = Vec::new();
-        // Non-last fragment of 5 bytes.
-        assert!(d.push(1, &frag(false, 1, 0, true, &p[0..5]), &mut out).is_none());
+        // Non-last fragments of 5 bytes: IPv6 drops, IPv4 trims to nothing.
+        assert!(
+            d.push(1, &frag(true, 1, 0, true, &p[0..5]), &mut out)
+                .is_none()
+        );
+        assert!(
+            d.push(1, &frag(false, 1, 0, true, &p[0..5]), &mut out)
+                .is_none()
+        );
         // Two last fragments with different ends.
-        assert!(d.push(1, &frag(false, 2, 8, false, &p[0..8]), &mut out).is_none());
-        assert!(d.push(1, &frag(false, 2, 16, false, &p[0..8]), &mut out).is_none());
+        assert!(
+            d.push(1, &frag(false, 2, 8, false, &p[0..8]), &mut out)
+                .is_none()
+        );
+        assert!(
+            d.push(1, &frag(false, 2, 16, false, &p[0..8]), &mut out)
+                .is_none()
+        );
         // Data past the end.
-        assert!(d.push(1, &frag(false, 3, 0, false, &p[0..8]), &mut out).is_some());
-        assert!(d.push(1, &frag(false, 4, 8, false, &p[0..8]), &mut out).is_none());
-        assert!(d.push(1, &frag(false, 4, 16, true, &p[0..8]), &mut out).is_none());
-        assert_eq!(d.stats.malformed, 3);
+        assert!(
+            d.push(1, &frag(false, 3, 0, false, &p[0..8]), &mut out)
+                .is_some()
+        );
+        assert!(
+            d.push(1, &frag(false, 4, 8, false, &p[0..8]), &mut out)
+                .is_none()
+        );
+        assert!(
+            d.push(1, &frag(false, 4, 16, true, &p[0..8]), &mut out)
+                .is_none()
+        );
+        assert_eq!(d.stats.malformed, 4);
         // Past 65,535 bytes.
-        assert!(d.push(1, &frag(false, 5, 65_528, true, &p[0..8]), &mut out).is_none());
+        assert!(
+            d.push(1, &frag(false, 5, 65_528, true, &p[0..8]), &mut out)
+                .is_none()
+        );
         assert_eq!(d.stats.too_big, 1);
         // Cut by the snap length.
         let mut cut = frag(false, 6, 0, true, &p[0..8]);
@@ -667,6 +743,23 @@ mod tests {
         assert!(d.push(1, &cut, &mut out).is_none());
         assert_eq!(d.stats.truncated, 1);
         assert_eq!(d.len(), 0);
+    }
+
+    #[test]
+    fn ipv4_non_last_fragment_is_trimmed_to_a_multiple_of_8() {
+        let p = payload();
+        let mut d = Defrag::default();
+        let mut out = Vec::new();
+        // 0..13 keeps 0..8; then 8..24 completes.
+        assert!(
+            d.push(1, &frag(false, 1, 0, true, &p[0..13]), &mut out)
+                .is_none()
+        );
+        assert!(
+            d.push(1, &frag(false, 1, 8, false, &p[8..24]), &mut out)
+                .is_some()
+        );
+        assert_eq!(out, p);
     }
 
     #[test]
@@ -679,7 +772,10 @@ mod tests {
         let mut out = Vec::new();
         let p = [0u8; 8];
         for i in 0..5u32 {
-            assert!(d.push(1, &frag(false, 1, i * 8, true, &p), &mut out).is_none());
+            assert!(
+                d.push(1, &frag(false, 1, i * 8, true, &p), &mut out)
+                    .is_none()
+            );
         }
         assert_eq!((d.stats.too_many_fragments, d.len()), (1, 0));
     }

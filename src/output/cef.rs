@@ -251,10 +251,14 @@ fn write_endpoints(ep: &Endpoints, out: &mut Vec<u8>) {
     let _ = write!(out, " dpt={} proto={proto}", ep.dst_port);
 }
 
+/// A CEF record read back: the seven header fields and the extension
+/// `(key, value)` pairs, all unescaped.
+pub type Parsed = (Vec<Vec<u8>>, Vec<(String, Vec<u8>)>);
+
 /// Splits a CEF record into its seven header fields and its extension
 /// pairs, undoing the escaping: a reader for tests (and a statement of what
 /// the writer guarantees). `None` when the record is not well formed.
-pub fn parse(record: &[u8]) -> Option<(Vec<Vec<u8>>, Vec<(String, Vec<u8>)>)> {
+pub fn parse(record: &[u8]) -> Option<Parsed> {
     // Header: split on unescaped `|`, seven fields then the extension.
     let mut fields = Vec::new();
     let mut cur = Vec::new();

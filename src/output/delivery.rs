@@ -35,7 +35,7 @@ use std::fmt;
 use std::fs::{self, File, OpenOptions};
 use std::io::{self, BufWriter, Write};
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::thread::{self, JoinHandle};
 use std::time::{Duration, Instant};
@@ -219,6 +219,9 @@ impl Destination {
                     host,
                     port,
                 })
+            }
+            None if !path.bytes().all(|b| b.is_ascii_graphic()) => {
+                Err(bad("the HEC path must be printable ASCII without spaces"))
             }
             None => Ok(Destination::Hec {
                 host,
@@ -686,6 +689,8 @@ pub(crate) trait Transport: Send + 'static {
 /// output thread, delivers on its own sender thread.
 pub struct NetSink {
     label: String,
+    /// Set (before the queue closes) when the sink is dropped.
+    closing: Arc<AtomicBool>,
     tx: Option<Sender<Vec<u8>>>,
     thread: Option<JoinHandle<()>>,
     counters: Arc<SinkCounters>,
@@ -741,15 +746,18 @@ impl NetSink {
             backoff_max: opts.backoff_max.max(opts.backoff_initial),
         };
         let c = Arc::clone(&counters);
+        let closing = Arc::new(AtomicBool::new(false));
+        let cl = Arc::clone(&closing);
         let thread = thread::Builder::new()
             .name(format!("sink {label}"))
-            .spawn(move || Courier::new(transport, rx, spool, c, timing).run())
+            .spawn(move || Courier::new(transport, rx, spool, c, timing, cl).run())
             .map_err(|source| DeliveryError::Thread {
                 dest: label.to_owned(),
                 source,
             })?;
         Ok(NetSink {
             label: label.to_owned(),
+            closing,
             tx: Some(tx),
             thread: Some(thread),
             counters,
@@ -844,6 +852,7 @@ impl Drop for NetSink {
     /// Closes the queue and waits for the sender thread, which delivers
     /// what it can within the drain deadline.
     fn drop(&mut self) {
+        self.closing.store(true, Ordering::SeqCst);
         drop(self.tx.take());
         if let Some(t) = self.thread.take() {
             let _ = t.join();
@@ -864,7 +873,9 @@ struct Courier {
     backoff: Duration,
     next_try: Instant,
     ever_connected: bool,
-    /// Set when the queue is closed and empty: the drain deadline.
+    /// Set by the sink's drop: start draining.
+    closing: Arc<AtomicBool>,
+    /// The drain deadline, once closing.
     deadline: Option<Instant>,
 }
 
@@ -875,8 +886,10 @@ impl Courier {
         spool: Option<Spool>,
         c: Arc<SinkCounters>,
         timing: Timing,
+        closing: Arc<AtomicBool>,
     ) -> Self {
         Courier {
+            closing,
             t,
             rx,
             spool,
@@ -897,6 +910,9 @@ impl Courier {
 
     fn run(mut self) {
         loop {
+            if self.deadline.is_none() && self.closing.load(Ordering::SeqCst) {
+                self.start_drain();
+            }
             let can_send =
                 self.t.is_connected() && (!self.pending.is_empty() || self.spool_pending() > 0);
             let wait = if can_send {
@@ -916,7 +932,7 @@ impl Courier {
                 self.spool_all_pending();
             }
             let idle = self.pending.is_empty() && self.spool_pending() == 0;
-            if self.deadline.is_some() && idle {
+            if self.deadline.is_some() && idle && self.rx.is_empty() {
                 break;
             }
             if self.deadline.is_some_and(|d| Instant::now() >= d) {
@@ -938,12 +954,6 @@ impl Courier {
     /// Moves queued records into `pending` (at most a batch in memory
     /// beyond the queue), waiting up to `wait` for the first.
     fn receive(&mut self, wait: Duration) {
-        if self.deadline.is_some() {
-            if !wait.is_zero() {
-                thread::sleep(wait);
-            }
-            return;
-        }
         let limit = self.t.batch_limit().max(1);
         if self.pending.len() >= limit {
             if !wait.is_zero() {
@@ -965,10 +975,12 @@ impl Courier {
                 Ok(r) => self.pending.push_back(r),
                 Err(RecvTimeoutError::Timeout) => return,
                 Err(RecvTimeoutError::Disconnected) => {
-                    self.deadline = Some(Instant::now() + self.timing.drain);
-                    // Retry at once: the deadline is short.
-                    self.next_try = Instant::now();
-                    self.backoff = self.timing.backoff_initial;
+                    if self.deadline.is_none() {
+                        self.start_drain();
+                    } else if !wait.is_zero() {
+                        // Closed and empty: nothing to wait for but time.
+                        thread::sleep(wait);
+                    }
                     return;
                 }
             }
@@ -991,17 +1003,10 @@ impl Courier {
         loop {
             let rec = match self.pending.pop_front() {
                 Some(r) => r,
-                None if self.deadline.is_none() => match self.rx.try_recv() {
+                None => match self.rx.try_recv() {
                     Ok(r) => r,
-                    Err(TryRecvError::Empty) => break,
-                    Err(TryRecvError::Disconnected) => {
-                        self.deadline = Some(Instant::now() + self.timing.drain);
-                        self.next_try = Instant::now();
-                        self.backoff = self.timing.backoff_initial;
-                        break;
-                    }
+                    Err(_) => break,
                 },
-                None => break,
             };
             self.c.queued.fetch_sub(1, Ordering::Relaxed);
             match sp.push(&rec) {
@@ -1025,11 +1030,22 @@ impl Courier {
         if self.spool.is_some() {
             self.spool_all_pending();
         } else {
-            let n = self.pending.len() as u64;
+            let mut n = self.pending.len() as u64;
             self.pending.clear();
+            while self.rx.try_recv().is_ok() {
+                n += 1;
+            }
             self.c.queued.fetch_sub(n, Ordering::Relaxed);
             self.c.add_dropped(DropReason::Shutdown, n);
         }
+    }
+
+    /// The sink was dropped: deliver what is left within the deadline,
+    /// retrying the connection at once.
+    fn start_drain(&mut self) {
+        self.deadline = Some(Instant::now() + self.timing.drain);
+        self.next_try = Instant::now();
+        self.backoff = self.timing.backoff_initial;
     }
 
     fn try_connect(&mut self) {
@@ -1203,6 +1219,8 @@ mod tests {
             "hec+https://user:secret@h:8088",
             "ftp://h",
             "syslog+udp://h o:1",
+            "hec+https://h:8088/a b",
+            "hec+https://h:8088/a\r\nX: y",
         ] {
             let e = D::parse(bad);
             assert!(e.is_err(), "{bad:?} parsed as {e:?}");
@@ -1224,7 +1242,14 @@ mod tests {
 
     #[test]
     fn spool_names_are_plain_file_names() {
-        assert_eq!(spool_name("syslog+tcp://[::1]:514"), "syslog_tcp____1__514");
+        assert_eq!(
+            spool_name("syslog+tcp://127.0.0.1:514"),
+            "syslog_tcp___127.0.0.1_514"
+        );
+        assert_eq!(
+            spool_name("syslog+tcp://[::1]:514"),
+            "syslog_tcp______1__514"
+        );
         assert!(!spool_name("a/../../b").contains('/'));
     }
 

@@ -544,10 +544,31 @@ mod tests {
             header().write_message(&alert(raw), None, fmt, &mut out);
             assert!(out.iter().all(|b| (0x20..=0x7e).contains(b)), "{fmt:?}");
             let text = String::from_utf8(out).expect("ASCII");
-            // Exactly one SD element: the only unescaped `]` closes it.
-            let sd_end = unescaped_close(&text).expect("SD closes");
-            assert_eq!(text.get(sd_end + 1..sd_end + 2), Some(" "));
-            assert!(!text.get(..sd_end).unwrap_or("").contains("[evil"));
+            // The name is the last SD-PARAM: its value runs to the first
+            // unescaped quote, and the SD element closes right after it.
+            let start = text.find(" name=\"").expect("name param") + 7;
+            let bytes = text.as_bytes();
+            let mut i = start;
+            let mut value = Vec::new();
+            while let Some(&b) = bytes.get(i) {
+                match b {
+                    b'\\' => {
+                        value.push(*bytes.get(i + 1).expect("escape has a byte"));
+                        i += 2;
+                    }
+                    b'"' => break,
+                    _ => {
+                        value.push(b);
+                        i += 1;
+                    }
+                }
+            }
+            assert_eq!(text.get(i..i + 3), Some("\"] "), "{fmt:?}: {text}");
+            assert_eq!(unescaped_close(&text), Some(i + 1));
+            assert_eq!(
+                crate::output::escape::unescape(&value).as_deref(),
+                Some(&raw[..])
+            );
         }
     }
 

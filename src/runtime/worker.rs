@@ -242,7 +242,7 @@ impl Worker {
             },
         };
         match d.l4 {
-            L4::Udp => udp(&d, &mut em, &mut self.scratch),
+            L4::Udp => udp(d, &mut em, &mut self.scratch),
             L4::Tcp(t) => {
                 let (key, dir) =
                     FlowKey::new(PROTO_TCP, d.src_ip, d.src_port, d.dst_ip, d.dst_port);

@@ -167,8 +167,7 @@ mod tests {
                 assert_eq!(h.ty, LongType::Initial);
                 assert_eq!(h.packet_len, 1200);
                 let mut plain = Vec::new();
-                let (pn, n) =
-                    open_initial(&h, &pkt, p.dcid, Side::Client, 0, &mut plain).unwrap();
+                let (pn, n) = open_initial(&h, &pkt, p.dcid, Side::Client, 0, &mut plain).unwrap();
                 assert_eq!(pn, 3);
                 assert_eq!(&plain[..n][..8], b"\x06\x00\x05hello");
                 assert!(open_initial(&h, &pkt, p.dcid, Side::Server, 0, &mut plain).is_none());

@@ -184,7 +184,9 @@ fn frame(
 mod tests {
     use super::*;
 
-    fn crypto_of(payload: &[u8]) -> (Vec<(u64, Vec<u8>)>, Result<(), FrameError>) {
+    type Crypto = Vec<(u64, Vec<u8>)>;
+
+    fn crypto_of(payload: &[u8]) -> (Crypto, Result<(), FrameError>) {
         let mut got = Vec::new();
         let r = walk(payload, &mut |o, d| got.push((o, d.to_vec())));
         (got, r)
@@ -210,7 +212,7 @@ mod tests {
         let payload = [
             0x02, 0x05, 0x00, 0x01, 0x02, 0x03, 0x01, // ACK: largest 5, delay 0, 1 range
             0x00, 0x00, 0x00, // PADDING
-            0x06, 0x40, 0x10, 0x03, b'a', b'b', b'c', // CRYPTO offset 16 (2-byte varint), "abc"
+            0x06, 0x40, 0x10, 0x03, b'a', b'b', b'c', // CRYPTO at 16, "abc"
             0x01, // PING
             0x03, 0x01, 0x00, 0x00, 0x00, 0x07, 0x08, 0x09, // ACK_ECN
             0x06, 0x00, 0x02, b'x', b'y', // CRYPTO offset 0, "xy"

@@ -701,11 +701,12 @@ impl QuicTracker {
                 LongType::Initial => self.initial(ts, tuple, &h, packet, emit),
                 LongType::Retry => {
                     self.stats.retries += 1;
-                    if let Some(c) = self.conns.get_mut(&tuple.reversed()) {
-                        if c.retry_scid.is_none() {
-                            c.retry_scid = Some(Cid::new(h.scid));
-                            c.last_ts = ts;
-                        }
+                    // RFC 9000 §17.2.5.2: a client accepts one Retry.
+                    if let Some(c) = self.conns.get_mut(&tuple.reversed())
+                        && c.retry_scid.is_none()
+                    {
+                        c.retry_scid = Some(Cid::new(h.scid));
+                        c.last_ts = ts;
                     }
                 }
                 LongType::ZeroRtt | LongType::Handshake => {}
@@ -812,15 +813,24 @@ impl QuicTracker {
             (false, Some((key, _))) => (own, Some(key)),
             (_, None) => (own, None),
         };
-        let expected = self
-            .conns
-            .get(&tuple)
-            .and_then(|c| c.largest_pn)
-            .map_or(0, |p| p + 1);
         let mut opened = None;
         for key_cid in [Some(first), second].into_iter().flatten() {
-            if let Some(r) = open_initial(h, packet, key_cid.as_slice(), Side::Client, expected, &mut self.plain)
-            {
+            // RFC 9000 §A.3 needs the largest packet number of the same
+            // handshake; a new one starts from 0.
+            let expected = self
+                .conns
+                .get(&tuple)
+                .filter(|c| c.key_dcid == key_cid || c.retry_scid == Some(key_cid))
+                .and_then(|c| c.largest_pn)
+                .map_or(0, |p| p.saturating_add(1));
+            if let Some(r) = open_initial(
+                h,
+                packet,
+                key_cid.as_slice(),
+                Side::Client,
+                expected,
+                &mut self.plain,
+            ) {
                 opened = Some((key_cid, r));
                 break;
             }
@@ -832,11 +842,12 @@ impl QuicTracker {
         self.stats.initials_decrypted += 1;
         // A handshake keyed by another DCID than the tracked one is a new
         // connection on a reused 5-tuple (or the tracked one after a Retry).
-        let same = self.conns.get(&tuple).is_some_and(|c| {
-            c.key_dcid == key_cid || c.retry_scid.is_some_and(|r| r == key_cid)
-        });
+        let same = self
+            .conns
+            .get(&tuple)
+            .is_some_and(|c| c.key_dcid == key_cid || c.retry_scid.is_some_and(|r| r == key_cid));
         if !same {
-            self.remove(tuple, true);
+            self.restart(tuple);
         }
         let Self {
             conns,
@@ -911,7 +922,7 @@ impl QuicTracker {
     fn conn_for(&mut self, ts: TsNs, tuple: Tuple, cid: &[u8], version: u32) -> &mut Conn {
         let cid = Cid::new(cid);
         if self.conns.get(&tuple).is_some_and(|c| c.key_dcid != cid) {
-            self.remove(tuple, true);
+            self.restart(tuple);
         }
         let Self {
             conns,
@@ -920,10 +931,29 @@ impl QuicTracker {
             stats,
             ..
         } = self;
-        conn_entry(conns, order, spare, stats, ts, tuple, cid, version)
+        let conn = conn_entry(conns, order, spare, stats, ts, tuple, cid, version);
+        conn.key_dcid = cid;
+        conn
     }
 
-    /// Remove `tuple`'s entry (its item in `order` is dropped lazily).
+    /// A new handshake on `tuple`'s 5-tuple: reset its entry in place (it
+    /// keeps its one item in `order`, so replacing handshakes on one tuple
+    /// cannot grow the queue); `conn_entry` then re-keys it.
+    fn restart(&mut self, tuple: Tuple) {
+        if let Some(c) = self.conns.get_mut(&tuple) {
+            if !c.done && !c.asm.buf.is_empty() {
+                self.stats.hellos_incomplete += 1;
+            }
+            recycle(c, &mut self.spare);
+            c.server_scid = None;
+            c.retry_scid = None;
+            c.largest_pn = None;
+            c.done = false;
+            self.stats.conns_created += 1;
+        }
+    }
+
+    /// Remove `tuple`'s entry (called after its item left `order`).
     fn remove(&mut self, tuple: Tuple, count_incomplete: bool) {
         if let Some(mut c) = self.conns.remove(&tuple) {
             if count_incomplete && !c.done && !c.asm.buf.is_empty() {
@@ -942,7 +972,7 @@ impl QuicTracker {
             }
             self.order.pop_front();
             let Some(c) = self.conns.get(&t) else {
-                continue; // removed (replaced) earlier: a stale item
+                continue; // only after `clear`: nothing else removes entries
             };
             if c.last_ts.saturating_add(QUIC_IDLE_TIMEOUT_NS) <= now {
                 self.stats.conns_expired += 1;
@@ -1110,7 +1140,9 @@ mod tests {
 
     fn names(t: &mut QuicTracker, ts: TsNs, tu: Tuple, d: &[u8]) -> Vec<(u32, Vec<u8>, bool)> {
         let mut out = Vec::new();
-        t.datagram(ts, tu, d, &mut |n| out.push((n.version, n.sni.to_vec(), n.ech)));
+        t.datagram(ts, tu, d, &mut |n| {
+            out.push((n.version, n.sni.to_vec(), n.ech))
+        });
         out
     }
 
@@ -1121,7 +1153,10 @@ mod tests {
         let pkt = unhex(include_str!("testdata/rfc9001_a2_client_initial.hex"));
         let frame = unhex(include_str!("testdata/rfc9001_a2_crypto_frame.hex"));
         let h = parse_long_header(&pkt).unwrap();
-        assert_eq!((h.version, h.ty, h.pn_offset, h.packet_len), (1, LongType::Initial, 18, 1200));
+        assert_eq!(
+            (h.version, h.ty, h.pn_offset, h.packet_len),
+            (1, LongType::Initial, 18, 1200)
+        );
         assert_eq!(h.dcid, unhex("8394c8f03e515708"));
         let mut plain = Vec::new();
         let (pn, n) = open_initial(&h, &pkt, h.dcid, Side::Client, 0, &mut plain).unwrap();
@@ -1130,11 +1165,17 @@ mod tests {
         assert!(plain[frame.len()..n].iter().all(|&b| b == 0));
 
         let mut t = QuicTracker::new();
-        assert_eq!(names(&mut t, 1, tuple(1), &pkt), vec![(1, b"example.com".to_vec(), false)]);
+        assert_eq!(
+            names(&mut t, 1, tuple(1), &pkt),
+            vec![(1, b"example.com".to_vec(), false)]
+        );
         assert_eq!((t.stats.initials_decrypted, t.stats.sni), (1, 1));
         // The same packet again: the handshake is done, nothing decrypted.
         assert!(names(&mut t, 2, tuple(1), &pkt).is_empty());
-        assert_eq!((t.stats.initials_decrypted, t.stats.initials_after_hello), (1, 1));
+        assert_eq!(
+            (t.stats.initials_decrypted, t.stats.initials_after_hello),
+            (1, 1)
+        );
     }
 
     /// RFC 9369 Appendix A.2: the v2 client Initial (same CRYPTO frame).
@@ -1156,7 +1197,7 @@ mod tests {
         // The same bytes labelled v1 do not open: the salt and labels matter.
         let mut as_v1 = pkt.clone();
         as_v1[1..5].copy_from_slice(&VERSION_1.to_be_bytes());
-        as_v1[0] = (as_v1[0] & 0xcf) | 0x00; // v1 Initial type bits
+        as_v1[0] &= 0xcf; // v1 Initial type bits (00)
         let mut t = QuicTracker::new();
         assert!(names(&mut t, 1, tuple(1), &as_v1).is_empty());
         assert_eq!(t.stats.decrypt_failed, 1);
@@ -1167,12 +1208,21 @@ mod tests {
     #[test]
     fn rfc_retry_packets_parse() {
         for (hex, v) in [
-            ("ff000000010008f067a5502a4262b5746f6b656e04a265ba2eff4d829058fb3f0f2496ba", VERSION_1),
-            ("cf6b3343cf0008f067a5502a4262b5746f6b656ec8646ce8bfe33952d955543665dcc7b6", VERSION_2),
+            (
+                "ff000000010008f067a5502a4262b5746f6b656e04a265ba2eff4d829058fb3f0f2496ba",
+                VERSION_1,
+            ),
+            (
+                "cf6b3343cf0008f067a5502a4262b5746f6b656ec8646ce8bfe33952d955543665dcc7b6",
+                VERSION_2,
+            ),
         ] {
             let p = unhex(hex);
             let h = parse_long_header(&p).unwrap();
-            assert_eq!((h.version, h.ty, h.packet_len), (v, LongType::Retry, p.len()));
+            assert_eq!(
+                (h.version, h.ty, h.packet_len),
+                (v, LongType::Retry, p.len())
+            );
             assert_eq!(h.dcid, b"");
             assert_eq!(h.scid, unhex("f067a5502a4262b5"));
         }
@@ -1187,7 +1237,11 @@ mod tests {
             if n < 5 {
                 assert!(parse_long_header(&pkt[..n]).is_err());
             } else {
-                assert_eq!(parse_long_header(&pkt[..n]), Err(HeaderError::Malformed), "{n}");
+                assert_eq!(
+                    parse_long_header(&pkt[..n]),
+                    Err(HeaderError::Malformed),
+                    "{n}"
+                );
             }
         }
         let mut unknown = pkt.clone();
@@ -1296,5 +1350,33 @@ mod tests {
         assert_eq!(t.stats.conns_expired, QUIC_MAX_CONNECTIONS as u64);
         t.clear();
         assert!(t.is_empty());
+    }
+
+    /// New handshakes replacing each other on one 5-tuple reuse the entry:
+    /// the expiry queue keeps exactly one item per handshake.
+    #[test]
+    fn replacing_handshakes_does_not_grow_the_queue() {
+        use crate::traffic::quic::{Initial, initial, push_crypto_frame};
+        let mut t = QuicTracker::new();
+        for i in 0..50u64 {
+            let dcid = i.to_be_bytes();
+            let mut f = Vec::new();
+            // Only the first bytes of a hello: every handshake stays open.
+            push_crypto_frame(&mut f, 0, &[1, 0, 1, 0, 3, 3]).unwrap();
+            let p = Initial {
+                version: VERSION_1,
+                dcid: &dcid,
+                scid: b"",
+                token: b"",
+                pn: 0,
+                pn_len: 1,
+            };
+            let pkt = initial(&p, Side::Client, &dcid, &f, 1200).unwrap();
+            assert!(names(&mut t, i, tuple(1), &pkt).is_empty());
+            assert_eq!((t.len(), t.order.len()), (1, 1));
+        }
+        assert_eq!(t.stats.conns_created, 50);
+        assert_eq!(t.stats.hellos_incomplete, 49);
+        assert_eq!(t.stats.initials_decrypted, 50);
     }
 }
