@@ -12,7 +12,7 @@ use phonehome::capture::afpacket::LiveSource;
 use phonehome::runtime::live::{self, LiveConfig, LiveRun};
 use phonehome::runtime::{self, WorkerConfig};
 
-use super::{Backend, EXIT_FATAL, LiveArgs, load_signatures, open_sinks};
+use super::{Backend, EXIT_FATAL, LiveArgs, load_signatures, open_outputs, report_delivery};
 
 /// How often the main thread checks signals and the status timer.
 const TICK: Duration = Duration::from_millis(100);
@@ -85,7 +85,8 @@ pub(super) fn cmd_live(a: LiveArgs) -> Result<u8> {
         .unwrap_or_else(runtime::default_workers);
     let sources = open_sources(&a, workers)?;
     // Human text goes to stderr in live mode, so stdout may carry JSON.
-    let (sinks, _stdout_used) = open_sinks(&a.alerts, &a.names, &a.dns_answers, a.json)?;
+    let mut outputs = open_outputs(&a.out, true)?;
+    let sinks = std::mem::take(&mut outputs.sinks);
     // Every socket is open: privileges are no longer needed.
     if let Some(user) = &a.user {
         phonehome::capture::afpacket::drop_privileges(user)?;
@@ -100,8 +101,8 @@ pub(super) fn cmd_live(a: LiveArgs) -> Result<u8> {
 
     let cfg = LiveConfig {
         worker: WorkerConfig {
-            emit_names: a.names.is_some(),
-            emit_all_answers: a.dns_answers.is_some(),
+            emit_names: a.out.names.is_some(),
+            emit_all_answers: a.out.dns_answers.is_some(),
         },
         inventory: a.inventory.clone(),
         inventory_interval: Duration::from_secs(a.inventory_interval.max(1)),
@@ -150,7 +151,7 @@ pub(super) fn cmd_live(a: LiveArgs) -> Result<u8> {
     let shared = Arc::clone(&run.shared);
     let report = run.join();
     eprintln!("{}", live::status_line(&shared, started.elapsed()));
-    let mut code = 0u8;
+    let mut code = report_delivery(&outputs);
     for e in &report.source_errors {
         eprintln!("phonehome: error: {e}");
         code = EXIT_FATAL;

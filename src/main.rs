@@ -85,18 +85,8 @@ struct LiveArgs {
     /// After the sockets are open, switch to this unprivileged user.
     #[arg(long, value_name = "NAME")]
     user: Option<String>,
-    /// Write alerts as ECS JSON lines to DEST (a path, or - for stdout).
-    #[arg(long, value_name = "DEST")]
-    alerts: Option<PathBuf>,
-    /// Write every extracted name as ECS JSON lines to DEST.
-    #[arg(long, value_name = "DEST")]
-    names: Option<PathBuf>,
-    /// Write DNS answer records as ECS JSON lines to DEST.
-    #[arg(long, value_name = "DEST")]
-    dns_answers: Option<PathBuf>,
-    /// Print alerts as JSON lines on stdout.
-    #[arg(long)]
-    json: bool,
+    #[command(flatten)]
+    out: OutputArgs,
     /// Rewrite the inventory (JSON or CSV by extension) periodically and on
     /// exit, atomically (write then rename).
     #[arg(long, value_name = "PATH")]
@@ -131,27 +121,85 @@ struct SigArgs {
     no_default_signatures: bool,
 }
 
+/// Where events go, and the alert policy (shared by `read` and `live`).
 #[derive(Args, Debug)]
-struct ReadArgs {
-    /// Capture files, read in the order given.
-    #[arg(required = true, value_name = "FILE")]
-    files: Vec<PathBuf>,
-    /// Write alerts (names matching a signature) as ECS JSON lines to DEST
-    /// (a path, or - for stdout).
+struct OutputArgs {
+    /// Send alerts to DEST: a file path, - (stdout), syslog+udp://HOST:PORT,
+    /// syslog+tcp://HOST:PORT, syslog+tls://HOST:PORT or
+    /// hec+https://HOST:PORT (Splunk HTTP Event Collector). Repeatable.
     #[arg(long, value_name = "DEST")]
-    alerts: Option<PathBuf>,
-    /// Write every extracted name (matched or not) as ECS JSON lines to DEST.
+    alerts: Vec<String>,
+    /// Write every extracted name (matched or not) as ECS JSON lines to DEST
+    /// (a path or -).
     #[arg(long, value_name = "DEST")]
     names: Option<PathBuf>,
     /// Write DNS answer records (A/AAAA) as ECS JSON lines to DEST.
     #[arg(long, value_name = "DEST")]
     dns_answers: Option<PathBuf>,
+    /// Print alerts as JSON lines on stdout (then the summary goes to
+    /// stderr).
+    #[arg(long)]
+    json: bool,
+    /// Message body of syslog destinations: the ECS JSON line, or CEF.
+    #[arg(long, value_enum, default_value = "json")]
+    syslog_format: SyslogFormatArg,
+    /// Spool alerts on disk here while a network collector is unreachable
+    /// (size-capped per destination).
+    #[arg(long, value_name = "DIR")]
+    spool_dir: Option<PathBuf>,
+    /// PEM file of CA certificates trusted for syslog+tls and hec+https
+    /// (default: the system's bundle). Verification is always on.
+    #[arg(long, value_name = "PATH")]
+    ca_file: Option<PathBuf>,
+    /// File holding the Splunk HEC token (else the PHONEHOME_HEC_TOKEN
+    /// environment variable; never on the command line).
+    #[arg(long, value_name = "PATH")]
+    hec_token_file: Option<PathBuf>,
+    /// Re-report a (host, vendor, name) at most this often, as a roll-up
+    /// with the count since the previous report (packet time; e.g. 30m, 1h,
+    /// 3600s).
+    #[arg(long, value_name = "DURATION", default_value = "1h", value_parser = parse_duration)]
+    realert_interval: std::time::Duration,
+    /// Write every sighting as an alert (no roll-up).
+    #[arg(long)]
+    every_sighting: bool,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
+enum SyslogFormatArg {
+    Json,
+    Cef,
+}
+
+/// `90`, `90s`, `15m`, `1h`, `2d`.
+fn parse_duration(s: &str) -> Result<std::time::Duration, String> {
+    let s = s.trim();
+    let (num, mult) = match s.char_indices().last() {
+        Some((i, 's')) => (&s[..i], 1),
+        Some((i, 'm')) => (&s[..i], 60),
+        Some((i, 'h')) => (&s[..i], 3600),
+        Some((i, 'd')) => (&s[..i], 86_400),
+        _ => (s, 1),
+    };
+    let n: u64 = num
+        .parse()
+        .map_err(|_| format!("{s:?} is not a duration like 90s, 15m, 1h or 2d"))?;
+    n.checked_mul(mult)
+        .filter(|&v| v > 0)
+        .map(std::time::Duration::from_secs)
+        .ok_or_else(|| format!("{s:?}: must be positive and not absurdly large"))
+}
+
+#[derive(Args, Debug)]
+struct ReadArgs {
+    /// Capture files, read in the order given.
+    #[arg(required = true, value_name = "FILE")]
+    files: Vec<PathBuf>,
+    #[command(flatten)]
+    out: OutputArgs,
     /// Write the per-host inventory: JSON if PATH ends in .json, CSV if .csv.
     #[arg(long, value_name = "PATH")]
     inventory: Option<PathBuf>,
-    /// Print alerts as JSON lines on stdout instead of the summary.
-    #[arg(long)]
-    json: bool,
     /// Write run statistics (per-stage counters, latency) as JSON to PATH.
     #[arg(long, value_name = "PATH")]
     stats: Option<PathBuf>,
@@ -224,51 +272,125 @@ fn load_signatures(a: &SigArgs) -> Result<SignatureSet> {
         .context("loading signature packs")
 }
 
-fn is_stdout(p: &Path) -> bool {
-    p.as_os_str() == "-"
+/// The sinks built from the output flags.
+struct Outputs {
+    sinks: Vec<Box<dyn EventSink + Send>>,
+    /// Labels and counters of the alert destinations, read after the run.
+    delivery: Vec<(String, Arc<phonehome::output::delivery::SinkCounters>)>,
+    policy: Option<Arc<std::sync::Mutex<phonehome::output::policy::PolicyCounters>>>,
+    /// Stdout carries JSON: human text goes to stderr.
+    stdout_used: bool,
 }
 
-/// The event sinks from the output flags; also says whether stdout carries
-/// JSON (then human text goes to stderr).
-fn open_sinks(
-    alerts: &Option<PathBuf>,
-    names: &Option<PathBuf>,
-    dns_answers: &Option<PathBuf>,
-    json: bool,
-) -> Result<(Vec<Box<dyn EventSink + Send>>, bool)> {
-    let mut sinks: Vec<Box<dyn EventSink + Send>> = Vec::new();
+/// Build the sinks. File destinations of `read` are truncated (one run, one
+/// file); those of `live` are appended to and reopened when moved
+/// (logrotate). Alerts pass the alert policy unless `--every-sighting`.
+fn open_outputs(o: &OutputArgs, live: bool) -> Result<Outputs> {
+    use phonehome::output::delivery::{SinkOptions, SyslogFormat, open_sink};
+    use phonehome::output::policy::{AlertPolicy, PolicySink};
     let mut stdout_used = false;
+    let mut claim_stdout = |d: &str| -> Result<()> {
+        if d == "-" {
+            if stdout_used {
+                bail!("only one output can write to stdout (-)");
+            }
+            stdout_used = true;
+        }
+        Ok(())
+    };
+    let mut alert_sinks: Vec<Box<dyn EventSink + Send>> = Vec::new();
+    let mut delivery = Vec::new();
+    let mut dests = o.alerts.clone();
+    if o.json {
+        dests.push("-".into());
+    }
+    let opts = SinkOptions {
+        filter: Filter::ALERTS,
+        syslog_format: match o.syslog_format {
+            SyslogFormatArg::Json => SyslogFormat::Json,
+            SyslogFormatArg::Cef => SyslogFormat::Cef,
+        },
+        spool_dir: o.spool_dir.clone(),
+        ca_file: o.ca_file.clone(),
+        hec_token_file: o.hec_token_file.clone(),
+        ..SinkOptions::default()
+    };
+    for d in &dests {
+        claim_stdout(d)?;
+        let network = d.contains("://");
+        if network || live {
+            let s = open_sink(d, &opts).with_context(|| format!("--alerts {d}"))?;
+            delivery.push((s.label().to_string(), s.counters()));
+            alert_sinks.push(s);
+        } else {
+            let s = JsonLinesSink::create(Path::new(d), Filter::ALERTS)
+                .with_context(|| format!("cannot write to {d}"))?;
+            alert_sinks.push(Box::new(s));
+        }
+    }
+    let mut sinks: Vec<Box<dyn EventSink + Send>> = Vec::new();
+    let mut policy = None;
+    if !alert_sinks.is_empty() {
+        if o.every_sighting {
+            sinks.extend(alert_sinks);
+        } else {
+            let realert = o.realert_interval.as_nanos().min(u128::from(u64::MAX)) as u64;
+            let p = PolicySink::new(AlertPolicy::new(realert, false), alert_sinks);
+            policy = Some(p.counters());
+            sinks.push(Box::new(p));
+        }
+    }
     let answers_only = Filter {
         alerts: false,
         names: false,
         dns_answers: true,
     };
-    for (dest, filter) in [
-        (alerts, Filter::ALERTS),
-        (names, Filter::BOTH),
-        (dns_answers, answers_only),
-    ] {
+    // The names log has every sighting, alerts included: it is the passive
+    // DNS/SNI record, not an alert stream.
+    for (dest, filter) in [(&o.names, Filter::BOTH), (&o.dns_answers, answers_only)] {
         if let Some(d) = dest {
-            if is_stdout(d) && stdout_used {
-                bail!("only one output can write to stdout (-)");
-            }
-            stdout_used |= is_stdout(d);
-            let sink = JsonLinesSink::create(d, filter)
+            claim_stdout(&d.to_string_lossy())?;
+            let s = if live {
+                let s = open_sink(
+                    &d.to_string_lossy(),
+                    &SinkOptions {
+                        filter,
+                        ..opts.clone()
+                    },
+                )
                 .with_context(|| format!("cannot write to {}", d.display()))?;
-            sinks.push(Box::new(sink));
+                s as Box<dyn EventSink + Send>
+            } else {
+                Box::new(
+                    JsonLinesSink::create(d, filter)
+                        .with_context(|| format!("cannot write to {}", d.display()))?,
+                )
+            };
+            sinks.push(s);
         }
     }
-    if json {
-        if stdout_used {
-            bail!("--json prints alerts on stdout, which another output already uses");
+    Ok(Outputs {
+        sinks,
+        delivery,
+        policy,
+        stdout_used,
+    })
+}
+
+/// Report what each alert destination delivered; non-zero when something
+/// was dropped.
+fn report_delivery(out: &Outputs) -> u8 {
+    let mut code = 0;
+    for (label, c) in &out.delivery {
+        let s = c.snapshot();
+        if s.dropped_total() > 0 {
+            eprintln!("phonehome: error: alerts to {label}: {s}");
+            code = EXIT_FATAL;
+        } else if label != "-" {
+            eprintln!("phonehome: alerts to {label}: {s}");
         }
-        stdout_used = true;
-        sinks.push(Box::new(JsonLinesSink::create(
-            Path::new("-"),
-            Filter::ALERTS,
-        )?));
     }
-    Ok((sinks, stdout_used))
+    code
 }
 
 fn cmd_read(a: ReadArgs) -> Result<u8> {
@@ -276,7 +398,8 @@ fn cmd_read(a: ReadArgs) -> Result<u8> {
     if sigs.is_empty() {
         eprintln!("phonehome: warning: no signatures loaded; nothing can alert");
     }
-    let (sinks, stdout_used) = open_sinks(&a.alerts, &a.names, &a.dns_answers, a.json)?;
+    let mut outputs = open_outputs(&a.out, false)?;
+    let stdout_used = outputs.stdout_used;
     if let Some(inv) = &a.inventory {
         // Fail before reading anything if the format is unknown.
         phonehome::output::inventory_file::InventoryFormat::from_path(inv)?;
@@ -287,14 +410,15 @@ fn cmd_read(a: ReadArgs) -> Result<u8> {
             .map(usize::from)
             .unwrap_or_else(runtime::default_workers),
         worker: WorkerConfig {
-            emit_names: a.names.is_some(),
-            emit_all_answers: a.dns_answers.is_some(),
+            emit_names: a.out.names.is_some(),
+            emit_all_answers: a.out.dns_answers.is_some(),
         },
         progress: !a.no_progress,
     };
+    let sinks = std::mem::take(&mut outputs.sinks);
     let report = runtime::run_offline(&a.files, Arc::new(sigs), &cfg, sinks);
 
-    let mut code = 0u8;
+    let mut code = report_delivery(&outputs);
     for f in &report.files {
         if let Some(e) = &f.error {
             eprintln!("phonehome: error: {e}");
@@ -313,7 +437,7 @@ fn cmd_read(a: ReadArgs) -> Result<u8> {
         code = code.max(EXIT_FATAL);
     }
     if let Some(p) = &a.stats
-        && let Err(e) = write_stats(p, &report)
+        && let Err(e) = write_stats(p, &report, &outputs)
     {
         eprintln!("phonehome: error: writing {}: {e}", p.display());
         code = code.max(EXIT_FATAL);
@@ -373,7 +497,29 @@ fn totals_of(r: &RunReport) -> Totals {
     }
 }
 
-fn write_stats(path: &Path, r: &RunReport) -> Result<()> {
+fn write_stats(path: &Path, r: &RunReport, outputs: &Outputs) -> Result<()> {
+    let policy = outputs
+        .policy
+        .as_ref()
+        .and_then(|p| p.lock().ok().map(|c| *c))
+        .map(|c| {
+            serde_json::json!({
+                "sightings": c.sightings,
+                "emitted": c.emitted,
+                "suppressed": c.suppressed,
+                "rollups": c.rollups,
+                "state_full": c.state_full,
+                "hosts_full": c.hosts_full,
+            })
+        });
+    let delivery: serde_json::Map<String, serde_json::Value> = outputs
+        .delivery
+        .iter()
+        .map(|(label, c)| {
+            let s = c.snapshot();
+            (label.clone(), serde_json::Value::String(s.to_string()))
+        })
+        .collect();
     let files: Vec<serde_json::Value> = r
         .files
         .iter()
@@ -400,6 +546,8 @@ fn write_stats(path: &Path, r: &RunReport) -> Result<()> {
         "output": {
             "events": r.events_out,
             "errors": r.sink_errors,
+            "alert_policy": policy,
+            "delivery": delivery,
         },
         "inventory": r.inventory.dropped().counters().iter().map(|(k, v)| ((*k).to_string(), serde_json::Value::from(*v))).collect::<serde_json::Map<_, _>>(),
         "latency": {

@@ -28,6 +28,7 @@ fn read(file: &Path, alerts: &Path) -> Output {
     run(&[
         "read".as_ref(),
         "--no-progress".as_ref(),
+        "--every-sighting".as_ref(),
         "--workers".as_ref(),
         "1".as_ref(),
         file.as_os_str(),

@@ -201,7 +201,13 @@ fn cli_outputs_are_pinned_by_golden_files() {
     );
     for (workers, inv) in [("1", &inv_json), ("2", &inv_csv)] {
         let out = Command::new(env!("CARGO_BIN_EXE_phonehome"))
-            .args(["read", "--no-progress", "--workers", workers])
+            .args([
+                "read",
+                "--no-progress",
+                "--every-sighting",
+                "--workers",
+                workers,
+            ])
             .arg(demo())
             .arg("--alerts")
             .arg(&alerts)
@@ -225,6 +231,24 @@ fn cli_outputs_are_pinned_by_golden_files() {
         golden("demo.names.jsonl", &std::fs::read(&names).unwrap());
     }
     golden("demo.inventory.json", &std::fs::read(&inv_json).unwrap());
+    // The default alert policy: first sightings at once, hourly roll-ups.
+    let rolled = tmp("rolled.jsonl");
+    let out = Command::new(env!("CARGO_BIN_EXE_phonehome"))
+        .args(["read", "--no-progress", "--workers", "2"])
+        .arg(demo())
+        .arg("--alerts")
+        .arg(&rolled)
+        .output()
+        .expect("run phonehome");
+    assert!(out.status.success());
+    golden("demo.alerts.rollup.jsonl", &std::fs::read(&rolled).unwrap());
+    // Every sighting is accounted for: alerts + roll-up counts = sightings.
+    let mut accounted = 0;
+    for line in std::fs::read_to_string(&rolled).unwrap().lines() {
+        let v: serde_json::Value = serde_json::from_str(line).unwrap();
+        accounted += v["phonehome"]["rollup"]["count"].as_u64().unwrap_or(1);
+    }
+    assert_eq!(accounted, truth()["counts"]["alerts"].as_u64().unwrap());
     golden("demo.inventory.csv", &std::fs::read(&inv_csv).unwrap());
     // Every line of both JSON-lines files is one JSON object.
     for f in [&alerts, &names] {
@@ -238,7 +262,14 @@ fn cli_outputs_are_pinned_by_golden_files() {
 #[test]
 fn json_flag_prints_alerts_on_stdout_and_summary_on_stderr() {
     let out = Command::new(env!("CARGO_BIN_EXE_phonehome"))
-        .args(["read", "--no-progress", "--json", "--workers", "1"])
+        .args([
+            "read",
+            "--no-progress",
+            "--every-sighting",
+            "--json",
+            "--workers",
+            "1",
+        ])
         .arg(demo())
         .output()
         .expect("run phonehome");

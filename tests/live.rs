@@ -1045,6 +1045,39 @@ mod pcap_backend {
     }
 
     #[test]
+    fn pcap_source_trait_stops_on_flag() {
+        if !live_allowed() {
+            return;
+        }
+        let lab = Lab::new('s');
+        let mut src = PcapLiveSource::open(&lab.near, &cfg()).expect("open");
+        let stop = Arc::new(AtomicBool::new(false));
+        src.set_stop_flag(stop.clone());
+        let frames = Arc::new(vec![ip_frame(
+            &[],
+            [10, 8, 0, 1],
+            [10, 8, 0, 2],
+            17,
+            1,
+            2,
+            b"PHONEHOME-LIVE pcap source",
+        )]);
+        send_frames(&lab.ns, &lab.far, frames.clone())
+            .join()
+            .unwrap();
+        let p = src
+            .next_packet()
+            .expect("read")
+            .expect("a packet, not the end");
+        assert_eq!(p.data, &frames[0][..]);
+        assert_eq!(p.orig_len as usize, frames[0].len());
+        stop.store(true, Ordering::SeqCst);
+        let t = Instant::now();
+        assert!(src.next_packet().expect("read").is_none());
+        assert!(t.elapsed() < Duration::from_secs(1));
+    }
+
+    #[test]
     fn pcap_missing_interface_reads_as_specified() {
         let name = format!("phmiss{:x}", std::process::id());
         let err = PcapLiveSource::open(&name, &cfg()).unwrap_err();

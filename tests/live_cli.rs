@@ -217,7 +217,7 @@ fn alert_keys(path: &Path) -> BTreeMap<(String, u64, String, String), u32> {
 fn offline_alerts() -> BTreeMap<(String, u64, String, String), u32> {
     let out = tmp("offline.jsonl");
     let st = Command::new(env!("CARGO_BIN_EXE_phonehome"))
-        .args(["read", "--no-progress", "--alerts"])
+        .args(["read", "--no-progress", "--every-sighting", "--alerts"])
         .arg(&out)
         .arg(demo())
         .stdout(Stdio::null())
@@ -234,6 +234,7 @@ fn live_equals_offline(workers: &str, extra: &[&str]) {
     let stats = tmp(&format!("{}.stats.json", ns.name));
     let mut args = vec![
         "live",
+        "--every-sighting",
         "-i",
         "ph-cap",
         "--workers",
@@ -355,6 +356,7 @@ fn sighup_swaps_a_good_pack_and_keeps_the_old_one_when_broken() {
         Path::new(env!("CARGO_BIN_EXE_phonehome")),
         &[
             "live",
+            "--every-sighting",
             "-i",
             "ph-cap",
             "--status-interval",
@@ -468,6 +470,7 @@ fn top_speed_loss_is_fully_accounted_for() {
         Path::new(env!("CARGO_BIN_EXE_phonehome")),
         &[
             "live",
+            "--every-sighting",
             "-i",
             "ph-cap",
             "--status-interval",
@@ -509,6 +512,7 @@ fn sigterm_mid_replay_flushes_everything_captured() {
         Path::new(env!("CARGO_BIN_EXE_phonehome")),
         &[
             "live",
+            "--every-sighting",
             "-i",
             "ph-cap",
             "--status-interval",
@@ -564,7 +568,14 @@ fn sigterm_mid_replay_flushes_everything_captured() {
     let offline: Vec<String> = {
         let out = tmp(&format!("{}.offline.jsonl", ns.name));
         let st = Command::new(env!("CARGO_BIN_EXE_phonehome"))
-            .args(["read", "--no-progress", "--workers", "1", "--alerts"])
+            .args([
+                "read",
+                "--no-progress",
+                "--every-sighting",
+                "--workers",
+                "1",
+                "--alerts",
+            ])
             .arg(&out)
             .arg(demo())
             .stdout(Stdio::null())
@@ -620,7 +631,15 @@ fn runs_unprivileged_with_only_cap_net_raw_and_explains_missing_privilege() {
         ])
         .args(["--bounding-set=-all,+net_raw"])
         .arg(&bin)
-        .args(["live", "-i", "ph-cap", "--status-interval", "0", "--alerts"])
+        .args([
+            "live",
+            "-i",
+            "ph-cap",
+            "--status-interval",
+            "0",
+            "--every-sighting",
+            "--alerts",
+        ])
         .arg(&alerts)
         .stdout(Stdio::null())
         .stderr(Stdio::piped())

@@ -31,8 +31,10 @@ pub mod answers;
 pub mod json;
 pub mod resolvers;
 
+use std::hash::BuildHasher;
 use std::net::{IpAddr, Ipv4Addr};
 
+use crate::config::limits::{ATTR_FLOW_REPEAT_WINDOW_NS, ATTR_RECENT_FLOW_SLOTS};
 use crate::event::{Endpoints, Event, FlowStartEvent, NameEvent, Protocol, Transport, TsNs};
 use crate::inventory::{Evidence, EvidenceKind, Inventory, Peer, Role, normalize_name, step_down};
 use crate::signatures::{Confidence, IpIndicator, IpPrefix, SignatureSet};
@@ -56,6 +58,9 @@ pub const FALLBACK_RESOLVERS: [IpAddr; 5] = [
 /// KSC 15.1 help, "Ports used by Kaspersky Security Center"); on every
 /// other KSC port the agent connects to the server.
 pub const KSC_SERVER_TO_AGENT: (Transport, u16) = (Transport::Udp, 15000);
+
+/// The DNS port (RFC 1035 §4.2.1).
+pub const DNS_PORT: u16 = 53;
 
 /// The home networks: addresses that get inventory records. Default: RFC
 /// 1918 (10/8, 172.16/12, 192.168/16), RFC 6598 shared address space
@@ -130,6 +135,8 @@ pub struct AttributionStats {
     pub not_home: u64,
     /// Flow starts seen.
     pub flow_starts: u64,
+    /// Flow starts that repeat a recent one (SYN retransmissions): ignored.
+    pub flow_repeats: u64,
     /// Flow starts to an address in the answer map.
     pub correlated: u64,
     /// Flows between home hosts on a KSC port.
@@ -151,7 +158,42 @@ pub struct Attributor {
     declared_noted: bool,
     answers: AnswerMap,
     resolvers: ResolverDetector,
+    recent: RecentFlows,
     stats: AttributionStats,
+}
+
+/// Direct-mapped table of recent flow starts (keyed 5-tuple hash, time):
+/// fixed size, no allocation after creation.
+#[derive(Debug)]
+struct RecentFlows {
+    slots: Box<[(u64, TsNs)]>,
+    hasher: foldhash::fast::RandomState,
+}
+
+impl RecentFlows {
+    fn new() -> RecentFlows {
+        RecentFlows {
+            slots: vec![(0, 0); ATTR_RECENT_FLOW_SLOTS.max(1)].into_boxed_slice(),
+            hasher: foldhash::fast::RandomState::default(),
+        }
+    }
+
+    /// True when the same flow started less than
+    /// `ATTR_FLOW_REPEAT_WINDOW_NS` ago; remembers this start either way.
+    fn repeat(&mut self, ep: &Endpoints, ts: TsNs) -> bool {
+        // 0 marks an empty slot.
+        let key =
+            self.hasher
+                .hash_one((ep.transport, ep.src_ip, ep.src_port, ep.dst_ip, ep.dst_port))
+                | 1;
+        let n = self.slots.len() as u64;
+        let Some(slot) = self.slots.get_mut((key % n) as usize) else {
+            return false;
+        };
+        let repeat = slot.0 == key && ts >= slot.1 && ts - slot.1 < ATTR_FLOW_REPEAT_WINDOW_NS;
+        *slot = (key, ts);
+        repeat
+    }
 }
 
 impl Attributor {
@@ -167,6 +209,7 @@ impl Attributor {
             declared: cfg.resolvers,
             declared_noted: false,
             answers,
+            recent: RecentFlows::new(),
             stats: AttributionStats::default(),
         }
     }
@@ -188,7 +231,7 @@ impl Attributor {
     }
 
     /// Every counter of the stage, `(name, value)` in a stable order.
-    pub fn counters(&self) -> [(&'static str, u64); 15] {
+    pub fn counters(&self) -> [(&'static str, u64); 16] {
         let a = self.answers.stats();
         let r = self.resolvers.stats();
         let s = self.stats;
@@ -203,6 +246,7 @@ impl Attributor {
             ("resolvers_detected", r.detected),
             ("attribution_not_home", s.not_home),
             ("attribution_flow_starts", s.flow_starts),
+            ("attribution_flow_repeats", s.flow_repeats),
             ("attribution_dns_correlated", s.correlated),
             ("attribution_ksc_flows", s.ksc_flows),
             ("attribution_ksc_confirmed", s.ksc_confirmed),
@@ -283,7 +327,9 @@ impl Attributor {
         let ep = &n.endpoints;
         inv.note_time(n.ts);
         if n.protocol == Protocol::Dns {
-            let tracked = self.home.contains(ep.dst_ip);
+            // Only the DNS port counts for resolver detection: mDNS/LLMNR
+            // responders answer many hosts without being resolvers.
+            let tracked = ep.dst_port == DNS_PORT && self.home.contains(ep.dst_ip);
             for ip in self
                 .resolvers
                 .on_query(ep.src_ip, ep.dst_ip, tracked, &n.name, n.ts)
@@ -346,6 +392,10 @@ impl Attributor {
         let src_home = self.home.contains(ep.src_ip);
         let dst_home = self.home.contains(ep.dst_ip);
         if !src_home {
+            return;
+        }
+        if self.recent.repeat(ep, f.ts) {
+            self.stats.flow_repeats += 1;
             return;
         }
         let port_rule = sigs.match_port(ep.transport, ep.dst_port).next();

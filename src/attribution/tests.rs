@@ -374,3 +374,170 @@ fn answer_map_memory_is_bounded_through_the_attributor() {
     let c = att.counters();
     assert_eq!(c[3], ("answer_map_evicted", 5_000 - 64));
 }
+
+/// Random events (addresses of both families, mapped addresses, KSC and
+/// random ports, vendor and junk names, answers out of time order) never
+/// panic and never exceed the bounds.
+#[test]
+fn random_events_never_panic_and_stay_bounded() {
+    use crate::traffic::rng::Rng;
+    let sigs = sigs();
+    let mut rng = Rng::new(7);
+    let mut att = Attributor::with_answer_map(
+        AttributionConfig {
+            home_nets: HomeNets::default(),
+            resolvers: vec![lan(2)],
+        },
+        AnswerMap::new(32, 2),
+    );
+    let mut inv = Inventory::with_limits(crate::inventory::Limits {
+        max_hosts: 64,
+        ..crate::inventory::Limits::default()
+    });
+    let mut out = Vec::new();
+    let names = [
+        "dnl-03.geo.kaspersky.com",
+        "www.kaspersky.com",
+        "",
+        ".",
+        "x\u{0}y",
+        "KSC.KASPERSKY.COM.",
+        "example.org",
+    ];
+    for i in 0..20_000u64 {
+        let addr = |rng: &mut Rng| -> IpAddr {
+            match rng.below(4) {
+                0 => v4(10, 1, 0, rng.below(8) as u8),
+                1 => v4(203, 0, 113, rng.below(8) as u8),
+                2 => format!("::ffff:10.1.0.{}", rng.below(8))
+                    .parse()
+                    .expect("v6"),
+                _ => format!("fd00::{}", rng.below(8)).parse().expect("v6"),
+            }
+        };
+        let ts = T0
+            .wrapping_add(rng.below(3_600) * S)
+            .wrapping_sub(i % 7 * S);
+        let t = if rng.below(2) == 0 {
+            Transport::Tcp
+        } else {
+            Transport::Udp
+        };
+        let port = [13000u16, 15000, 15111, 443, 53, 0, 65535][rng.below(7) as usize];
+        let e = Endpoints {
+            transport: t,
+            src_ip: addr(&mut rng),
+            src_port: rng.below(65536) as u16,
+            dst_ip: addr(&mut rng),
+            dst_port: port,
+            src_mac: None,
+            vlan: Some(rng.below(4096) as u16),
+        };
+        let name = names[rng.below(names.len() as u64) as usize];
+        let ev = match rng.below(3) {
+            0 => Event::FlowStart(FlowStartEvent {
+                ts,
+                packet: i,
+                endpoints: e,
+            }),
+            1 => Event::DnsAnswer(DnsAnswerEvent {
+                ts,
+                packet: i,
+                endpoints: e,
+                query: name.as_bytes().into(),
+                owner: name.as_bytes().into(),
+                addr: e.dst_ip,
+                ttl: rng.next_u32(),
+            }),
+            _ => Event::Name(NameEvent {
+                ts,
+                packet: i,
+                protocol: [Protocol::Dns, Protocol::Tls, Protocol::Http, Protocol::Quic]
+                    [rng.below(4) as usize],
+                endpoints: e,
+                name: name.as_bytes().into(),
+                detail: NameDetail::Dns { qtype: 1 },
+                rule: sigs.match_name(name.as_bytes()).cloned(),
+            }),
+        };
+        att.on_event(&ev, &sigs, &mut inv, &mut out);
+        for e in out.drain(..) {
+            let mut b = Vec::new();
+            json::write_evidence(&e, &mut b);
+            if json::is_alert(&e) {
+                let _: serde_json::Value = serde_json::from_slice(&b).expect("valid JSON");
+            }
+        }
+        assert!(att.answers().len() <= 32);
+        assert!(inv.len() <= 64);
+    }
+    // The reasons and documents of whatever came out are producible.
+    for h in inv.hosts_sorted() {
+        let _ = crate::inventory::reason::reason(&inv, h);
+    }
+    let _ = crate::output::inventory_file::inventory_doc(&inv);
+}
+
+#[test]
+fn resolver_names_nobody_asked_for_point_behind_the_resolver() {
+    let mut r = Run::new(vec![lan(2)]);
+    let up = v4(192, 0, 2, 53);
+    let s = sigs();
+    // A client the span sees, and a name whose clients it does not see.
+    r.feed(query(
+        &s,
+        T0,
+        1,
+        lan(21),
+        lan(2),
+        "dnl-03.geo.kaspersky.com",
+    ));
+    r.feed(query(
+        &s,
+        T0 + 1_000,
+        2,
+        lan(2),
+        up,
+        "dnl-03.geo.kaspersky.com",
+    ));
+    r.feed(query(
+        &s,
+        T0 + S,
+        3,
+        lan(2),
+        up,
+        "ksn-url-geo.kaspersky-labs.com",
+    ));
+    let h = r.inv.host(lan(2)).expect("resolver");
+    let why = crate::inventory::reason::reason(&r.inv, h);
+    assert!(why.contains("look at its clients 10.1.0.21"), "{why}");
+    assert!(
+        why.contains("no client seen asking for ksn-url-geo.kaspersky-labs.com: the hosts are behind resolver 10.1.0.2"),
+        "{why}"
+    );
+}
+
+#[test]
+fn a_retransmitted_syn_counts_once() {
+    let mut r = Run::new(vec![]);
+    let cdn = v4(203, 0, 113, 7);
+    r.feed(answer(T0, lan(2), lan(23), "dnl-03.geo.kaspersky.com", cdn));
+    let first = syn(T0 + S, lan(24), cdn, 443);
+    r.feed(first.clone());
+    // Retransmissions 1 s and 3 s later; a new connection after the window.
+    if let Event::FlowStart(f) = &first {
+        for dt in [S, 3 * S, 70 * S] {
+            r.feed(Event::FlowStart(FlowStartEvent {
+                ts: f.ts + dt,
+                ..*f
+            }));
+        }
+    }
+    assert_eq!(r.att.stats().flow_repeats, 2);
+    assert_eq!(
+        r.inv
+            .host(lan(24))
+            .map(|h| h.evidence().get(Channel::DnsCorrelated)),
+        Some(2)
+    );
+}

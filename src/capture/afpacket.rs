@@ -24,7 +24,20 @@
 //! (`PACKET_FANOUT_FLAG_DEFRAG`) so that every fragment follows its flow.
 //! There is no dispatch queue in between. The group id is picked by the
 //! kernel (`PACKET_FANOUT_FLAG_UNIQUEID`), so two sensors on one host never
-//! join each other's groups.
+//! join each other's groups. One worker gets a group of one, so what the
+//! workers see does not depend on how many there are: in a group, IPv4
+//! fragments arrive as one reassembled datagram. (IPv6 fragments are not
+//! reassembled by the kernel; non-first fragments hash on addresses only
+//! and may reach another worker than the first fragment.)
+//!
+//! # What the frames look like
+//!
+//! Frames are byte-identical to the wire as seen by the interface, as in a
+//! tcpdump capture: a VLAN tag the kernel took out (802.1Q or 802.1ad,
+//! reported in the frame header) is put back into the frame, and on
+//! loopback, where the kernel passes each frame twice (leaving and
+//! arriving), only the arrival is kept. Elsewhere, frames the sensor host
+//! itself sends on the interface are captured too.
 //!
 //! # Privileges
 //!

@@ -329,18 +329,21 @@ pub const HEC_MAX_TOKEN_FILE: u64 = 4 * 1024;
 
 /// Default size of one TPACKET_V3 ring block (`capture::afpacket`). The
 /// kernel fills a block with many frames and hands it over whole, so a block
-/// is the unit of wake-ups: 4 MiB holds ~2,800 full-size Ethernet frames,
-/// one wake-up per few thousand packets at line rate. It is also the largest
-/// frame the ring can hold (GRO/GSO super-frames reach 64 KiB), and 4 MiB is
-/// the largest block the kernel allocates physically contiguous (order 10).
+/// is the unit of wake-ups: 4 MiB holds ~2,600 full-size Ethernet frames
+/// (1,514 bytes plus an 80-byte frame header), one wake-up per few thousand
+/// packets at line rate. The block size also caps the largest frame the ring
+/// can hold (GRO/GSO super-frames reach 64 KiB). 4 MiB is the largest piece
+/// the page allocator hands out at once (order 10); bigger blocks make the
+/// kernel fall back to slower vmalloc'ed memory.
 pub const AFPACKET_BLOCK_SIZE: u32 = 4 << 20;
 
 /// Default number of ring blocks per socket. 64 × 4 MiB = 256 MiB of kernel
 /// memory per worker: on the 2-core, 24 GB target box two workers hold
 /// 512 MiB, about 2 % of RAM, and each ring absorbs ~200 ms of a saturated
-/// 10 Gb/s link (2 s at 1 Gb/s) while its worker is busy — longer than any
-/// stall we measured. Hit (ring full): the kernel drops the frame and counts
-/// it in `kernel_drops`; freezes are counted as `ring_full`.
+/// 10 Gb/s link (2 s at 1 Gb/s) while its worker is busy (a signature
+/// reload, an inventory rewrite, a burst of alerts). Hit (ring full): the
+/// kernel drops the frame and counts it in `kernel_drops`; freezes are
+/// counted as `ring_full`.
 pub const AFPACKET_BLOCK_COUNT: u32 = 64;
 
 /// Largest ring (block size × block count) one socket may ask for. 4 GiB is
@@ -373,10 +376,12 @@ pub const LIVE_POLL_TIMEOUT_MS: u32 = 100;
 /// cut by a smaller snaplen keep `orig_len` and are counted as `truncated`.
 pub const LIVE_DEFAULT_SNAPLEN: u32 = 262_144;
 
-/// Largest buffer `drop_privileges` lets `getpwnam_r` ask for. Password
-/// entries are a few hundred bytes; glibc suggests 1 KiB and NSS backends
-/// (LDAP, sssd) rarely need more than 16 KiB. Hit: the user lookup fails
-/// with `ERANGE` and the sensor refuses to start.
+/// Largest buffer `drop_privileges` lets `getpwnam_r` ask for (it starts at
+/// 4 KiB and doubles on `ERANGE`). A password entry is a few hundred bytes
+/// (glibc's `_SC_GETPW_R_SIZE_MAX` is 1 KiB); directory-backed NSS entries
+/// can be larger, and 1 MiB is far beyond any real one while still bounding
+/// a misbehaving NSS module. Hit: the user lookup fails with `ERANGE` and
+/// the sensor refuses to start.
 pub const PASSWD_BUF_MAX: usize = 1 << 20;
 
 /// Most tunnel layers `decode` unwraps in one frame (`encap_depth_limit`):
@@ -600,3 +605,14 @@ pub const REPORT_MAX_TIMELINE_HOSTS: usize = 200;
 /// Names listed per host in the report's tables (most frequent first); the
 /// inventory file has them all.
 pub const REPORT_MAX_NAMES_PER_HOST: usize = 5;
+
+/// Slots of the attribution stage's table of recent flow starts (16 bytes
+/// each, 64 KiB), used to count a retransmitted SYN once. Direct-mapped:
+/// a full table forgets, it never grows; a forgotten flow's retransmission
+/// counts again, which only inflates a count.
+pub const ATTR_RECENT_FLOW_SLOTS: usize = 4_096;
+
+/// A flow start with the same 5-tuple within this time is a retransmission,
+/// not a new connection: Linux retransmits a SYN 6 times by default, the
+/// last after 1+2+4+8+16+32 = 63 s (RFC 6298 §5 backoff from a 1 s RTO).
+pub const ATTR_FLOW_REPEAT_WINDOW_NS: u64 = 64 * 1_000_000_000;

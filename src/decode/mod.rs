@@ -489,7 +489,7 @@ impl Walk {
         Ok(())
     }
 
-#[inline]
+    #[inline]
     fn decoded<'a>(&self, src: IpAddr, dst: IpAddr, t: transport::Transport<'a>) -> Decoded<'a> {
         Decoded {
             src_mac: self.link.src_mac,

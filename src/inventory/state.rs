@@ -436,3 +436,114 @@ pub fn merge_into_file(path: &Path, inv: &Inventory) -> Result<Inventory, StateE
     save_file(path, &merged)?;
     Ok(merged)
 }
+
+#[cfg(test)]
+mod tests {
+    use std::net::Ipv4Addr;
+
+    use super::*;
+    use crate::event::{Endpoints, NameDetail, NameEvent};
+
+    fn sample() -> Inventory {
+        let rule = Arc::new(Rule {
+            id: "k-1".into(),
+            pattern: "*.kaspersky.com".into(),
+            vendor: "kaspersky".into(),
+            category: "update".into(),
+            confidence: Confidence::High,
+            source: String::new(),
+            note: String::new(),
+        });
+        let mut inv = Inventory::new();
+        let src = IpAddr::V4(Ipv4Addr::new(10, 0, 0, 1));
+        inv.observe(&NameEvent {
+            ts: 5_000_000_000,
+            packet: 1,
+            protocol: Protocol::Dns,
+            endpoints: Endpoints {
+                transport: Transport::Udp,
+                src_ip: src,
+                src_port: 1,
+                dst_ip: IpAddr::V4(Ipv4Addr::new(10, 0, 0, 2)),
+                dst_port: 53,
+                src_mac: Some([2, 0, 0, 0, 0, 1]),
+                vlan: Some(7),
+            },
+            // Bytes that need escaping survive the round trip exactly.
+            name: (*b"A\"b\\c\n\xff.kaspersky.com").into(),
+            detail: NameDetail::Dns { qtype: 1 },
+            rule: Some(rule),
+        });
+        inv.set_role(IpAddr::V4(Ipv4Addr::new(10, 0, 0, 2)), Role::Resolver, 6);
+        inv.note_served(
+            IpAddr::V4(Ipv4Addr::new(10, 0, 0, 2)),
+            src,
+            b"x.kaspersky.com",
+        );
+        inv
+    }
+
+    fn saved(inv: &Inventory) -> Vec<u8> {
+        let mut v = Vec::new();
+        save(inv, &mut v).expect("save");
+        v
+    }
+
+    #[test]
+    fn round_trip_is_exact() {
+        let inv = sample();
+        let a = saved(&inv);
+        let back = load(&mut &a[..], Path::new("s.json")).expect("load");
+        assert_eq!(saved(&back), a);
+        let h = back
+            .host(IpAddr::V4(Ipv4Addr::new(10, 0, 0, 1)))
+            .expect("host");
+        assert!(h.name(b"a\"b\\c\n\xff.kaspersky.com").is_some());
+        assert!(
+            back.served(IpAddr::V4(Ipv4Addr::new(10, 0, 0, 2)))
+                .is_some()
+        );
+    }
+
+    #[test]
+    fn damaged_or_foreign_states_are_errors_naming_the_file() {
+        let good = String::from_utf8(saved(&sample())).expect("UTF-8");
+        let cases = [
+            String::new(),
+            "[]".to_string(),
+            good.replace(STATE_FORMAT, "phonehome-state/99"),
+            good.replace("\"dns\":1", "\"smtp\":1"),
+            good.replace("\"resolver\"", "\"printer\""),
+            good.replace(".kaspersky.com\"", ".kaspersky.com\\\\q\""),
+            good.get(..good.len() / 2).unwrap_or_default().to_string(),
+        ];
+        for (i, c) in cases.iter().enumerate() {
+            let err = load(&mut c.as_bytes(), Path::new("bad-state.json"))
+                .err()
+                .unwrap_or_else(|| panic!("case {i} loaded"));
+            assert!(
+                err.to_string().contains("bad-state.json"),
+                "case {i}: {err}"
+            );
+        }
+    }
+
+    #[test]
+    fn loading_applies_the_limits() {
+        let mut big = Inventory::with_limits(crate::inventory::Limits {
+            max_hosts: usize::MAX,
+            ..crate::inventory::Limits::default()
+        });
+        for i in 0..(crate::config::limits::INVENTORY_MAX_HOSTS as u32 + 10) {
+            big.set_role(
+                IpAddr::V4(Ipv4Addr::from(0x0a00_0000 + i)),
+                Role::Resolver,
+                1,
+            );
+        }
+        let text = saved(&big);
+        let back = load(&mut &text[..], Path::new("s.json")).expect("load");
+        assert_eq!(back.len(), crate::config::limits::INVENTORY_MAX_HOSTS);
+        assert_eq!(back.dropped().hosts, 10);
+    }
+}

@@ -457,8 +457,6 @@ impl fmt::Display for SinkStats {
 /// A sink the output stage drives: every [`EventSink`] event, plus the
 /// roll-up records of the alert policy, plus counters.
 pub trait AlertSink: EventSink + Send {
-    /// Writes the roll-up record of `ev` (its latest sighting).
-    fn rollup(&mut self, ev: &NameEvent, r: &Rollup) -> io::Result<()>;
     /// The sink's counters; keep the `Arc` to read them after the sink is
     /// gone (dropping a network sink drains it first).
     fn counters(&self) -> Arc<SinkCounters>;
@@ -614,15 +612,18 @@ impl EventSink for FileAlertSink {
     fn flush(&mut self) -> io::Result<()> {
         self.out.flush()
     }
-}
 
-impl AlertSink for FileAlertSink {
     fn rollup(&mut self, ev: &NameEvent, r: &Rollup) -> io::Result<()> {
+        if !self.filter.alerts {
+            return Ok(());
+        }
         self.line.clear();
         write_rollup_json(ev, r, &mut self.line);
         self.write_line()
     }
+}
 
+impl AlertSink for FileAlertSink {
     fn counters(&self) -> Arc<SinkCounters> {
         Arc::clone(&self.counters)
     }
@@ -824,9 +825,7 @@ impl EventSink for NetSink {
     fn flush(&mut self) -> io::Result<()> {
         Ok(())
     }
-}
 
-impl AlertSink for NetSink {
     fn rollup(&mut self, ev: &NameEvent, r: &Rollup) -> io::Result<()> {
         self.buf.clear();
         // Roll-ups are alerts: the filter's `alerts` decides.
@@ -838,7 +837,9 @@ impl AlertSink for NetSink {
         self.enqueue();
         Ok(())
     }
+}
 
+impl AlertSink for NetSink {
     fn counters(&self) -> Arc<SinkCounters> {
         Arc::clone(&self.counters)
     }

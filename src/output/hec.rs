@@ -224,7 +224,7 @@ impl Transport for HecTransport {
             bytes += r.len();
             n += 1;
         }
-        let Some(batch) = records.get(..n) else {
+        let Some(batch) = records.get(..n).filter(|b| !b.is_empty()) else {
             return (0, None);
         };
         self.build_request(batch);

@@ -595,3 +595,97 @@ mod tests {
         assert_eq!(v["dns"]["question"]["name"], "a\\x0a\"|=.kaspersky.com");
     }
 }
+
+/// The alert policy in front of a set of sinks: alerts go through
+/// [`AlertPolicy::decide`] (written, suppressed or rolled up); other events
+/// pass through. [`EventSink::flush`] writes the roll-ups that fell due by
+/// the latest packet time (live mode flushes periodically);
+/// [`EventSink::close`] writes every pending roll-up, so that each sighting
+/// is accounted for in some record.
+pub struct PolicySink {
+    policy: AlertPolicy,
+    sinks: Vec<Box<dyn super::sink::EventSink + Send>>,
+    latest_ts: TsNs,
+    /// The policy's counters as of the last flush, readable by the caller
+    /// after the sink has moved to the output thread.
+    shared: std::sync::Arc<std::sync::Mutex<PolicyCounters>>,
+}
+
+impl PolicySink {
+    pub fn new(policy: AlertPolicy, sinks: Vec<Box<dyn super::sink::EventSink + Send>>) -> Self {
+        PolicySink {
+            policy,
+            sinks,
+            latest_ts: 0,
+            shared: Default::default(),
+        }
+    }
+
+    /// A handle on the counters, updated at every flush and at close.
+    pub fn counters(&self) -> std::sync::Arc<std::sync::Mutex<PolicyCounters>> {
+        std::sync::Arc::clone(&self.shared)
+    }
+
+    fn publish(&self) {
+        if let Ok(mut c) = self.shared.lock() {
+            *c = self.policy.counters();
+        }
+    }
+
+    fn rollups(&mut self, now: TsNs) -> std::io::Result<()> {
+        let mut first_err = None;
+        for rep in self.policy.flush_due(now) {
+            for s in self.sinks.iter_mut() {
+                if let Err(e) = s.rollup(&rep.event, &rep.rollup) {
+                    first_err.get_or_insert(e);
+                }
+            }
+        }
+        first_err.map_or(Ok(()), Err)
+    }
+
+    /// Run `f` on every sink, keep going on errors, report the first.
+    fn each(
+        &mut self,
+        mut f: impl FnMut(&mut Box<dyn super::sink::EventSink + Send>) -> std::io::Result<()>,
+    ) -> std::io::Result<()> {
+        let mut first_err = None;
+        for s in self.sinks.iter_mut() {
+            if let Err(e) = f(s) {
+                first_err.get_or_insert(e);
+            }
+        }
+        first_err.map_or(Ok(()), Err)
+    }
+}
+
+impl super::sink::EventSink for PolicySink {
+    fn event(&mut self, ev: &crate::event::Event) -> std::io::Result<()> {
+        let crate::event::Event::Name(n) = ev else {
+            return self.each(|s| s.event(ev));
+        };
+        if n.rule.is_none() {
+            return self.each(|s| s.event(ev));
+        }
+        self.latest_ts = self.latest_ts.max(n.ts);
+        match self.policy.decide(n) {
+            Decision::Emit(_) => self.each(|s| s.event(ev)),
+            Decision::Suppress => Ok(()),
+            Decision::Rollup(r) => self.each(|s| s.rollup(n, &r)),
+        }
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        let due = self.rollups(self.latest_ts);
+        let flushed = self.each(|s| s.flush());
+        self.publish();
+        due.and(flushed)
+    }
+
+    fn close(&mut self) -> std::io::Result<()> {
+        let due = self.rollups(TsNs::MAX);
+        let closed = self.each(|s| s.close());
+        self.publish();
+        due.and(closed)
+    }
+}

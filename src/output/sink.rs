@@ -8,7 +8,8 @@ use std::str::FromStr;
 
 use super::Error;
 use super::json;
-use crate::event::Event;
+use super::policy::{Rollup, write_rollup_json};
+use crate::event::{Event, NameEvent};
 use crate::inventory::Inventory;
 
 /// A consumer of pipeline events, driven by the output thread.
@@ -17,6 +18,18 @@ pub trait EventSink {
     fn event(&mut self, ev: &Event) -> io::Result<()>;
     /// Pushes buffered output to its destination.
     fn flush(&mut self) -> io::Result<()>;
+    /// Writes the alert policy's roll-up record for `ev` (the key's latest
+    /// sighting; see `output::policy`). Every sink of the product writes
+    /// it; the default, for in-memory test collectors, ignores it.
+    fn rollup(&mut self, ev: &NameEvent, r: &Rollup) -> io::Result<()> {
+        let _ = (ev, r);
+        Ok(())
+    }
+    /// End of the run: write whatever is still pending, then flush. Called
+    /// once, by the output stage, after the last event.
+    fn close(&mut self) -> io::Result<()> {
+        self.flush()
+    }
 }
 
 /// Which events a sink writes. The three kinds are disjoint and match the
@@ -143,6 +156,17 @@ impl EventSink for JsonLinesSink {
         }
         self.line.clear();
         json::write(ev, &mut self.line);
+        self.out.write_all(&self.line)?;
+        self.written += 1;
+        Ok(())
+    }
+
+    fn rollup(&mut self, ev: &NameEvent, r: &Rollup) -> io::Result<()> {
+        if !self.filter.alerts {
+            return Ok(());
+        }
+        self.line.clear();
+        write_rollup_json(ev, r, &mut self.line);
         self.out.write_all(&self.line)?;
         self.written += 1;
         Ok(())

@@ -168,7 +168,7 @@ impl Spool {
     /// Marks `records` records of `bytes` bytes (from [`Spool::peek`]) as
     /// delivered; empties the files once everything is.
     pub fn commit(&mut self, records: u64, bytes: u64) -> io::Result<()> {
-        self.read_off = (self.read_off + bytes).min(self.len);
+        self.read_off = self.read_off.saturating_add(bytes).min(self.len);
         self.pending = self.pending.saturating_sub(records);
         if self.pending == 0 || self.read_off >= self.len {
             self.pending = 0;
@@ -303,6 +303,20 @@ mod tests {
         let mut out = Vec::new();
         s.peek(10, &mut out).expect("peek");
         assert_eq!(out, [[2u8; 2], [3; 2], [4; 2]]);
+        let _ = fs::remove_dir_all(&d);
+    }
+
+    #[test]
+    fn committing_past_the_end_empties_instead_of_overflowing() {
+        let d = tmpdir("past-end");
+        let mut s = Spool::open(&d, "t", 1 << 20).expect("open");
+        s.push(b"abc").expect("push");
+        s.push(b"def").expect("push");
+        s.commit(2, u64::MAX).expect("commit");
+        assert_eq!((s.pending(), s.bytes()), (0, 0));
+        let mut out = Vec::new();
+        assert_eq!(s.peek(10, &mut out).expect("peek"), 0);
+        assert!(out.is_empty());
         let _ = fs::remove_dir_all(&d);
     }
 

@@ -471,7 +471,13 @@ impl OutputStage {
     }
 
     pub(crate) fn finish(mut self) -> OutputResult {
-        self.flush();
+        for s in self.sinks.iter_mut() {
+            if let Err(e) = s.close()
+                && self.errors.len() < 16
+            {
+                self.errors.push(e.to_string());
+            }
+        }
         (self.inventory, self.written, self.errors)
     }
 }
