@@ -80,7 +80,10 @@ struct Emit<'w> {
 }
 
 impl Emit<'_> {
-    fn name(&mut self, protocol: Protocol, name: &[u8], detail: NameDetail) {
+    /// Count and match a name; an event (the only allocation) is made only
+    /// for an alert or when every name is requested, so `detail` is built
+    /// lazily.
+    fn name(&mut self, protocol: Protocol, name: &[u8], detail: impl FnOnce() -> NameDetail) {
         WorkerStats::bump(&mut self.stats.names, protocol.as_str());
         if name.len() > limits::MATCH_MAX_NAME_LEN {
             self.stats.names_too_long += 1;
@@ -96,7 +99,7 @@ impl Emit<'_> {
                 protocol,
                 endpoints: self.endpoints,
                 name: name.into(),
-                detail,
+                detail: detail(),
                 rule: rule.cloned(),
             }));
         }
@@ -105,13 +108,9 @@ impl Emit<'_> {
     fn http_request(&mut self, method: &[u8], host: Option<&[u8]>) {
         self.stats.http_requests += 1;
         match host {
-            Some(h) => self.name(
-                Protocol::Http,
-                h,
-                NameDetail::Http {
-                    method: method.into(),
-                },
-            ),
+            Some(h) => self.name(Protocol::Http, h, || NameDetail::Http {
+                method: method.into(),
+            }),
             None => self.stats.http_requests_without_host += 1,
         }
     }
@@ -122,7 +121,7 @@ impl Emit<'_> {
         let res = dns::extract(msg, scratch, &mut |item| match item {
             DnsItem::Query { name, qtype } => {
                 self.stats.dns_queries += 1;
-                self.name(Protocol::Dns, name, NameDetail::Dns { qtype });
+                self.name(Protocol::Dns, name, || NameDetail::Dns { qtype });
             }
             DnsItem::Answer {
                 query,
@@ -297,13 +296,10 @@ fn udp(d: &Decoded<'_>, em: &mut Emit<'_>, scratch: &mut Scratch) {
             dst_port: d.dst_port,
         };
         scratch.quic.datagram(em.ts, tuple, d.payload, &mut |n| {
-            em.name(
-                Protocol::Quic,
-                n.sni,
-                NameDetail::Quic {
-                    version: n.version,
-                    ech: n.ech,
-                },
+            em.name(Protocol::Quic, n.sni, || NameDetail::Quic {
+                version: n.version,
+                ech: n.ech,
+            },
             )
         });
         em.stats.quic = scratch.quic.stats;
@@ -325,7 +321,7 @@ fn stream(buf: &[u8], app: &mut App, scratch: &mut Scratch, em: &mut Emit<'_>) -
                 em.stats.tls_hellos_ech += 1;
             }
             match sni {
-                Some(name) => em.name(Protocol::Tls, name, NameDetail::Tls { ech }),
+                Some(name) => em.name(Protocol::Tls, name, || NameDetail::Tls { ech }),
                 None => em.stats.tls_hellos_without_sni += 1,
             }
             return StreamEvent::Done;
