@@ -69,6 +69,7 @@ fn bench_pipeline(c: &mut Criterion) {
             workers,
             worker: WorkerConfig::default(),
             progress: false,
+            attribution: None,
         };
         // One run outside the timing: checks the run is whole and warms the
         // page cache.

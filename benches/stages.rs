@@ -427,6 +427,7 @@ fn bench_worker(c: &mut Criterion) {
         let cfg = WorkerConfig {
             emit_names,
             emit_all_answers: false,
+            emit_flow_starts: false,
         };
         let mut w = Worker::new(Arc::clone(&sigs), cfg);
         let mut events = Vec::with_capacity(1 << 12);

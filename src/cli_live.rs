@@ -103,7 +103,10 @@ pub(super) fn cmd_live(a: LiveArgs) -> Result<u8> {
         worker: WorkerConfig {
             emit_names: a.out.names.is_some(),
             emit_all_answers: a.out.dns_answers.is_some(),
+            emit_flow_starts: true,
         },
+        attribution: Some(a.attr.config()?),
+        state: a.attr.state.clone(),
         inventory: a.inventory.clone(),
         inventory_interval: Duration::from_secs(a.inventory_interval.max(1)),
     };

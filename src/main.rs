@@ -45,6 +45,60 @@ enum Command {
     /// List, check or export signature packs.
     #[command(subcommand)]
     Signatures(SigCommand),
+    /// Render a report (HTML, Markdown or CSV) from a state or inventory
+    /// file.
+    Report(ReportArgs),
+}
+
+#[derive(Args, Debug)]
+#[group(required = true, multiple = false, id = "report_input")]
+struct ReportInput {
+    /// A state file written by `read --state` or `live --state`.
+    #[arg(long, value_name = "PATH")]
+    state: Option<PathBuf>,
+    /// An inventory JSON file written by `--inventory PATH.json`.
+    #[arg(long, value_name = "PATH")]
+    inventory: Option<PathBuf>,
+}
+
+#[derive(Args, Debug)]
+struct ReportArgs {
+    #[command(flatten)]
+    input: ReportInput,
+    /// Output file (- for stdout).
+    #[arg(short = 'o', long = "output", value_name = "PATH")]
+    output: PathBuf,
+    /// html, md or csv (default: from the output's extension, else html).
+    #[arg(long, value_name = "FORMAT")]
+    format: Option<phonehome::report::Format>,
+}
+
+/// Who is a home host, and which hosts are resolvers (shared by `read` and
+/// `live`).
+#[derive(Args, Debug)]
+struct AttributionArgs {
+    /// A home network (repeatable). Only home hosts are inventoried.
+    /// Default: 10/8, 172.16/12, 192.168/16, 100.64/10, 169.254/16,
+    /// fc00::/7, fe80::/10.
+    #[arg(long = "home-net", value_name = "CIDR")]
+    home_net: Vec<String>,
+    /// Declare a DNS resolver (repeatable); others are detected.
+    #[arg(long = "resolver", value_name = "IP")]
+    resolver: Vec<std::net::IpAddr>,
+    /// Merge the inventory into this state file (created if missing), so
+    /// runs and restarts add up.
+    #[arg(long, value_name = "PATH")]
+    state: Option<PathBuf>,
+}
+
+impl AttributionArgs {
+    fn config(&self) -> Result<phonehome::attribution::AttributionConfig> {
+        Ok(phonehome::attribution::AttributionConfig {
+            home_nets: phonehome::attribution::HomeNets::parse(&self.home_net)
+                .map_err(|e| anyhow::anyhow!("--home-net: {e}"))?,
+            resolvers: self.resolver.clone(),
+        })
+    }
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
@@ -87,6 +141,8 @@ struct LiveArgs {
     user: Option<String>,
     #[command(flatten)]
     out: OutputArgs,
+    #[command(flatten)]
+    attr: AttributionArgs,
     /// Rewrite the inventory (JSON or CSV by extension) periodically and on
     /// exit, atomically (write then rename).
     #[arg(long, value_name = "PATH")]
@@ -197,6 +253,8 @@ struct ReadArgs {
     files: Vec<PathBuf>,
     #[command(flatten)]
     out: OutputArgs,
+    #[command(flatten)]
+    attr: AttributionArgs,
     /// Write the per-host inventory: JSON if PATH ends in .json, CSV if .csv.
     #[arg(long, value_name = "PATH")]
     inventory: Option<PathBuf>,
@@ -244,6 +302,7 @@ fn main() -> ExitCode {
         Command::Read(a) => cmd_read(a),
         Command::Live(a) => live::cmd_live(a),
         Command::Signatures(s) => cmd_signatures(s),
+        Command::Report(r) => cmd_report(r),
     };
     match res {
         Ok(code) => ExitCode::from(code),
@@ -412,11 +471,13 @@ fn cmd_read(a: ReadArgs) -> Result<u8> {
         worker: WorkerConfig {
             emit_names: a.out.names.is_some(),
             emit_all_answers: a.out.dns_answers.is_some(),
+            emit_flow_starts: true,
         },
         progress: !a.no_progress,
+        attribution: Some(a.attr.config()?),
     };
     let sinks = std::mem::take(&mut outputs.sinks);
-    let report = runtime::run_offline(&a.files, Arc::new(sigs), &cfg, sinks);
+    let mut report = runtime::run_offline(&a.files, Arc::new(sigs), &cfg, sinks);
 
     let mut code = report_delivery(&outputs);
     for f in &report.files {
@@ -428,6 +489,16 @@ fn cmd_read(a: ReadArgs) -> Result<u8> {
     for e in &report.sink_errors {
         eprintln!("phonehome: error: writing output: {e}");
         code = code.max(EXIT_FATAL);
+    }
+    // With --state, the inventory written and summarised is the merged one.
+    if let Some(state) = &a.attr.state {
+        match phonehome::inventory::state::merge_into_file(state, &report.inventory) {
+            Ok(merged) => report.inventory = merged,
+            Err(e) => {
+                eprintln!("phonehome: error: {e}");
+                code = code.max(EXIT_FATAL);
+            }
+        }
     }
     if let Some(inv) = &a.inventory
         && let Err(e) =
@@ -547,6 +618,7 @@ fn write_stats(path: &Path, r: &RunReport, outputs: &Outputs) -> Result<()> {
             "events": r.events_out,
             "errors": r.sink_errors,
             "alert_policy": policy,
+            "attribution": r.attribution.iter().map(|(k, v)| ((*k).to_string(), serde_json::Value::from(*v))).collect::<serde_json::Map<_, _>>(),
             "delivery": delivery,
         },
         "inventory": r.inventory.dropped().counters().iter().map(|(k, v)| ((*k).to_string(), serde_json::Value::from(*v))).collect::<serde_json::Map<_, _>>(),
@@ -586,4 +658,36 @@ fn cmd_signatures(c: SigCommand) -> Result<u8> {
             Ok(0)
         }
     }
+}
+
+fn cmd_report(r: ReportArgs) -> Result<u8> {
+    use phonehome::report::{self, Format, Input};
+    let input = match (&r.input.state, &r.input.inventory) {
+        (Some(s), _) => Input::State(s.clone()),
+        (None, Some(i)) => Input::Inventory(i.clone()),
+        (None, None) => bail!("give --state PATH or --inventory PATH"),
+    };
+    let format = r
+        .format
+        .or_else(|| Format::from_path(&r.output))
+        .unwrap_or(Format::Html);
+    let doc = report::load(&input)?;
+    if r.output.as_os_str() == "-" {
+        let mut out = io::stdout().lock();
+        report::render(&doc, format, &mut out)?;
+        out.flush()?;
+    } else {
+        // Write then rename: a reader never sees half a report.
+        let tmp = r.output.with_extension("tmp");
+        let mut f = io::BufWriter::new(
+            std::fs::File::create(&tmp)
+                .with_context(|| format!("cannot create {}", tmp.display()))?,
+        );
+        report::render(&doc, format, &mut f)?;
+        f.flush()?;
+        drop(f);
+        std::fs::rename(&tmp, &r.output)
+            .with_context(|| format!("cannot write {}", r.output.display()))?;
+    }
+    Ok(0)
 }

@@ -235,6 +235,7 @@ fn steady_state(sigs: SignatureSet, pkts: &Packets) -> (Pass, Pass) {
         WorkerConfig {
             emit_names: false,
             emit_all_answers: false,
+            emit_flow_starts: false,
         },
     );
     let mut out = Vec::with_capacity(1024);
@@ -364,6 +365,7 @@ fn offline_runtime_allocations_do_not_grow_with_packets() {
             workers,
             worker: WorkerConfig::default(),
             progress: false,
+            attribution: None,
         };
         let before = GLOBAL.load(Ordering::Relaxed);
         let r = runtime::run_offline(paths, Arc::clone(&sigs), &cfg, vec![Box::new(Count)]);

@@ -105,6 +105,7 @@ fn run_office(workers: usize, worker: WorkerConfig) -> Outcome {
         workers,
         worker,
         progress: false,
+        attribution: None,
     };
     let report = runtime::run_offline(
         std::slice::from_ref(path),
@@ -327,6 +328,7 @@ fn same_result_with_one_worker_and_with_every_name_and_answer() {
             WorkerConfig {
                 emit_names: true,
                 emit_all_answers: true,
+                emit_flow_starts: true,
             },
         )
         .inv,

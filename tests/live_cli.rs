@@ -197,6 +197,11 @@ fn alert_keys(path: &Path) -> BTreeMap<(String, u64, String, String), u32> {
     let mut m = BTreeMap::new();
     for l in std::fs::read_to_string(path).unwrap_or_default().lines() {
         let v: serde_json::Value = serde_json::from_str(l).expect("JSON line");
+        // Derived (dns-correlated) alerts depend on DNS TTLs, which a replay
+        // compresses: compare direct sightings only.
+        if v["phonehome"]["channel"].is_string() {
+            continue;
+        }
         let name = v["dns"]["question"]["name"]
             .as_str()
             .or(v["tls"]["client"]["server_name"].as_str())
@@ -268,7 +273,19 @@ fn live_equals_offline(workers: &str, extra: &[&str]) {
             )
         })
         .collect();
-    assert_eq!(hosts.len(), 5, "{hosts:?}");
+    // The demo's five hosts phoning home, and its gateway as a resolver.
+    let expect: BTreeMap<String, String> = [
+        ("10.0.0.1", "none"),
+        ("10.0.0.11", "low"),
+        ("10.0.0.21", "high"),
+        ("10.0.0.22", "high"),
+        ("10.0.0.23", "high"),
+        ("10.0.0.24", "medium"),
+    ]
+    .into_iter()
+    .map(|(a, b)| (a.to_string(), b.to_string()))
+    .collect();
+    assert_eq!(hosts, expect);
     // Loss accounting: what the kernel received is what we processed plus
     // what it dropped.
     let s: serde_json::Value = serde_json::from_slice(&std::fs::read(&stats).unwrap()).unwrap();
@@ -585,12 +602,14 @@ fn sigterm_mid_replay_flushes_everything_captured() {
         std::fs::read_to_string(&out)
             .unwrap()
             .lines()
+            .filter(|l| !l.contains(r#""channel":"#))
             .map(|l| key(&serde_json::from_str(l).unwrap()))
             .collect()
     };
     let got: Vec<String> = std::fs::read_to_string(&alerts)
         .unwrap()
         .lines()
+        .filter(|l| !l.contains(r#""channel":"#))
         .map(|l| key(&serde_json::from_str(l).unwrap()))
         .collect();
     assert!(

@@ -91,6 +91,7 @@ fn office_inventory() -> &'static Inventory {
             workers: 2,
             worker: WorkerConfig::default(),
             progress: false,
+            attribution: None,
         };
         runtime::run_offline(
             std::slice::from_ref(&path),

@@ -489,6 +489,7 @@ fn run_demo(sinks: Vec<Box<dyn AlertSink>>) -> Vec<NameEvent> {
         workers: 2,
         worker: WorkerConfig::default(),
         progress: false,
+        attribution: None,
     };
     let sigs = Arc::new(SignatureSet::builtin().expect("embedded pack"));
     let report = runtime::run_offline(&[demo_pcap()], sigs, &cfg, all);

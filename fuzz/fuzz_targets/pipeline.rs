@@ -27,6 +27,7 @@ fuzz_target!(|data: &[u8]| {
         WorkerConfig {
             emit_names: true,
             emit_all_answers: true,
+            emit_flow_starts: true,
         },
     );
     let mut out = Vec::new();

@@ -616,3 +616,14 @@ pub const ATTR_RECENT_FLOW_SLOTS: usize = 4_096;
 /// not a new connection: Linux retransmits a SYN 6 times by default, the
 /// last after 1+2+4+8+16+32 = 63 s (RFC 6298 §5 backoff from a 1 s RTO).
 pub const ATTR_FLOW_REPEAT_WINDOW_NS: u64 = 64 * 1_000_000_000;
+
+/// Most UDP 5-tuples one worker remembers to tell a flow's first datagram
+/// (reported for attribution) from the rest. 16 bytes of key and 8 of time
+/// plus map overhead: ~10 MiB per worker. Hit: the set is cleared (a scan
+/// per packet would cost more), counted as `udp_flows_evicted`; later
+/// datagrams of those flows are reported as new starts.
+pub const MAX_UDP_FLOWS_PER_WORKER: usize = 131_072;
+
+/// A UDP tuple silent for this long (packet time) starts a new flow. UDP
+/// has no close; 60 s matches common NAT/firewall UDP timeouts.
+pub const UDP_FLOW_IDLE_TIMEOUT_NS: u64 = 60 * 1_000_000_000;

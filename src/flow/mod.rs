@@ -13,6 +13,7 @@
 
 pub mod defrag;
 pub mod tcp;
+pub mod udp;
 
 use std::collections::HashMap;
 use std::net::IpAddr;

@@ -609,6 +609,15 @@ impl EventSink for FileAlertSink {
         self.write_line()
     }
 
+    fn evidence(&mut self, e: &crate::inventory::Evidence) -> io::Result<()> {
+        if !self.filter.alerts {
+            return Ok(());
+        }
+        self.line.clear();
+        crate::attribution::json::write_evidence(e, &mut self.line);
+        self.write_line()
+    }
+
     fn flush(&mut self) -> io::Result<()> {
         self.out.flush()
     }

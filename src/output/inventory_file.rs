@@ -567,7 +567,7 @@ mod tests {
         let mut out = Vec::new();
         write_inventory_json(&mut out, &sample()).expect("write");
         let v: serde_json::Value = serde_json::from_slice(&out).expect("valid JSON");
-        assert_eq!(v["schema_version"], "1");
+        assert_eq!(v["schema_version"], SCHEMA_VERSION);
         assert_eq!(v["generated_by"], GENERATED_BY);
         assert_eq!(v["dropped"]["hosts"], 0);
         let hosts = v["hosts"].as_array().expect("hosts array");

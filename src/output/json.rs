@@ -14,7 +14,7 @@ use super::time::write_rfc3339;
 use crate::event::{DnsAnswerEvent, Endpoints, Event, NameDetail, NameEvent, Protocol};
 
 /// Version of the alert/name/answer/inventory schema (docs/SCHEMA.md).
-pub const SCHEMA_VERSION: &str = "1.1";
+pub const SCHEMA_VERSION: &str = "1.2";
 
 /// The ECS release whose field definitions the output follows.
 pub const ECS_VERSION: &str = "8.11.0";
@@ -229,7 +229,7 @@ fn write_head(
     );
 }
 
-/// `,"phonehome":{"schema_version":"1.1","packet":N` (left open).
+/// `,"phonehome":{"schema_version":"1.2","packet":N` (left open).
 fn write_phonehome_open(packet: u64, buf: &mut Vec<u8>) {
     let _ = write!(
         buf,
@@ -324,7 +324,7 @@ mod tests {
             r#""destination":{"ip":"192.0.2.53","port":53},"#,
             r#""dns":{"type":"query","question":{"name":"dnl-01.upd.kaspersky.com","type":"HTTPS"}},"#,
             r#""rule":{"id":"kaspersky-0001","name":"*.upd.kaspersky.com","category":"update","ruleset":"kaspersky"},"#,
-            r#""phonehome":{"schema_version":"1.1","packet":42,"confidence":"high"}}"#,
+            r#""phonehome":{"schema_version":"1.2","packet":42,"confidence":"high"}}"#,
             "\n"
         );
         assert_eq!(line(&ev), expected);
@@ -356,7 +356,7 @@ mod tests {
             r#""source":{"ip":"2001:db8::1","port":50000},"#,
             r#""destination":{"ip":"2001:db8::443","port":443},"#,
             r#""tls":{"client":{"server_name":"www.example.org"}},"#,
-            r#""phonehome":{"schema_version":"1.1","packet":1,"tls":{"ech":true}}}"#,
+            r#""phonehome":{"schema_version":"1.2","packet":1,"tls":{"ech":true}}}"#,
             "\n"
         );
         assert_eq!(line(&ev), expected);
@@ -383,7 +383,7 @@ mod tests {
             r#""destination":{"ip":"192.0.2.53","port":3128},"#,
             r#""url":{"domain":"ksn-a.kaspersky-labs.com"},"http":{"request":{"method":"CONNECT"}},"#,
             r#""rule":{"id":"kaspersky-0001","name":"*.upd.kaspersky.com","category":"update","ruleset":"kaspersky"},"#,
-            r#""phonehome":{"schema_version":"1.1","packet":7,"confidence":"medium"}}"#,
+            r#""phonehome":{"schema_version":"1.2","packet":7,"confidence":"medium"}}"#,
             "\n"
         );
         assert_eq!(line(&ev), expected);
@@ -410,7 +410,7 @@ mod tests {
                 r#""source":{"ip":"10.0.0.5","port":53000,"mac":"00-1B-21-AB-CD-EF"},"#,
                 r#""destination":{"ip":"192.0.2.53","port":443},"#,
                 r#""tls":{"client":{"server_name":"www.google.de"}},"#,
-                r#""phonehome":{"schema_version":"1.1","packet":3,"quic":{"version":"0x00000001"}}}"#,
+                r#""phonehome":{"schema_version":"1.2","packet":3,"quic":{"version":"0x00000001"}}}"#,
                 "\n"
             )),
             "{l}"
@@ -446,7 +446,7 @@ mod tests {
             r#""destination":{"ip":"10.0.0.5","port":53000},"#,
             r#""dns":{"type":"answer","question":{"name":"dnl-01.upd.kaspersky.com"},"#,
             r#""answers":[{"name":"cdn.example.net","type":"A","data":"198.51.100.7","ttl":300}],"resolved_ip":["198.51.100.7"]},"#,
-            r#""phonehome":{"schema_version":"1.1","packet":9}}"#,
+            r#""phonehome":{"schema_version":"1.2","packet":9}}"#,
             "\n"
         );
         assert_eq!(String::from_utf8(buf).expect("ASCII"), expected);

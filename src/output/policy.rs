@@ -609,15 +609,22 @@ pub struct PolicySink {
     /// The policy's counters as of the last flush, readable by the caller
     /// after the sink has moved to the output thread.
     shared: std::sync::Arc<std::sync::Mutex<PolicyCounters>>,
+    /// Derived alerts (attribution evidence): when each (host, kind, rule)
+    /// was last written. One record per key per re-alert interval; the
+    /// inventory counts every piece of evidence.
+    evidence_seen: HashMap<(std::net::IpAddr, u8, Box<str>), TsNs>,
+    realert_ns: u64,
 }
 
 impl PolicySink {
     pub fn new(policy: AlertPolicy, sinks: Vec<Box<dyn super::sink::EventSink + Send>>) -> Self {
         PolicySink {
+            realert_ns: policy.realert_ns,
             policy,
             sinks,
             latest_ts: 0,
             shared: Default::default(),
+            evidence_seen: HashMap::new(),
         }
     }
 
@@ -673,6 +680,28 @@ impl super::sink::EventSink for PolicySink {
             Decision::Suppress => Ok(()),
             Decision::Rollup(r) => self.each(|s| s.rollup(n, &r)),
         }
+    }
+
+    fn evidence(&mut self, e: &crate::inventory::Evidence) -> std::io::Result<()> {
+        use crate::inventory::EvidenceKind;
+        let (kind, rule): (u8, &str) = match &e.kind {
+            EvidenceKind::DnsCorrelated { rule, .. } => (0, &rule.id),
+            EvidenceKind::KscPort { rule_id, .. } => (1, rule_id),
+            EvidenceKind::Prefix { rule_id, .. } => (2, rule_id),
+        };
+        let key = (e.host, kind, Box::<str>::from(rule));
+        let due = match self.evidence_seen.get(&key) {
+            Some(&last) => e.ts.saturating_sub(last) >= self.realert_ns,
+            None => true,
+        };
+        if !due {
+            return Ok(());
+        }
+        if self.evidence_seen.len() < limits::POLICY_MAX_KEYS || self.evidence_seen.contains_key(&key) {
+            self.evidence_seen.insert(key, e.ts);
+        }
+        // Beyond the bound every record is written (fail open).
+        self.each(|s| s.evidence(e))
     }
 
     fn flush(&mut self) -> std::io::Result<()> {

@@ -25,6 +25,13 @@ pub trait EventSink {
         let _ = (ev, r);
         Ok(())
     }
+    /// Writes a derived alert of the attribution stage (`dns-correlated`,
+    /// `ksc-port`; docs/SCHEMA.md "Derived alerts"). Sinks without a format
+    /// for it ignore it; the inventory keeps the evidence either way.
+    fn evidence(&mut self, e: &crate::inventory::Evidence) -> io::Result<()> {
+        let _ = e;
+        Ok(())
+    }
     /// End of the run: write whatever is still pending, then flush. Called
     /// once, by the output stage, after the last event.
     fn close(&mut self) -> io::Result<()> {
@@ -167,6 +174,17 @@ impl EventSink for JsonLinesSink {
         }
         self.line.clear();
         write_rollup_json(ev, r, &mut self.line);
+        self.out.write_all(&self.line)?;
+        self.written += 1;
+        Ok(())
+    }
+
+    fn evidence(&mut self, e: &crate::inventory::Evidence) -> io::Result<()> {
+        if !self.filter.alerts {
+            return Ok(());
+        }
+        self.line.clear();
+        crate::attribution::json::write_evidence(e, &mut self.line);
         self.out.write_all(&self.line)?;
         self.written += 1;
         Ok(())

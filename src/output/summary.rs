@@ -52,7 +52,7 @@ impl Totals {
 }
 
 fn count_of(inv: &[&Host], c: Confidence) -> usize {
-    inv.iter().filter(|h| h.confidence() == c).count()
+    inv.iter().filter(|h| h.verdict() == Some(c)).count()
 }
 
 /// Writes the summary. Hosts appear in report order (confidence, then last
@@ -65,14 +65,14 @@ pub fn write_summary(w: &mut dyn Write, inv: &Inventory, totals: &Totals) -> io:
     writeln!(
         w,
         "Hosts phoning home: {} ({} high, {} medium, {} low confidence)",
-        hosts.len(),
+        hosts.iter().filter(|h| h.verdict().is_some()).count(),
         count_of(&hosts, Confidence::High),
         count_of(&hosts, Confidence::Medium),
         count_of(&hosts, Confidence::Low),
     )?;
     for h in hosts.iter().take(SUMMARY_MAX_HOSTS) {
         writeln!(w)?;
-        write_host(w, h)?;
+        write_host(w, inv, h)?;
     }
     if hosts.len() > SUMMARY_MAX_HOSTS {
         writeln!(w)?;
@@ -125,7 +125,7 @@ pub fn write_summary(w: &mut dyn Write, inv: &Inventory, totals: &Totals) -> io:
     Ok(())
 }
 
-fn write_host(w: &mut dyn Write, h: &Host) -> io::Result<()> {
+fn write_host(w: &mut dyn Write, inv: &Inventory, h: &Host) -> io::Result<()> {
     write!(w, "  {}", h.ip())?;
     if let Some(mac) = h.mac() {
         write!(w, "  mac {}", mac_string(mac))?;
@@ -140,7 +140,17 @@ fn write_host(w: &mut dyn Write, h: &Host) -> io::Result<()> {
         }
     }
     writeln!(w)?;
-    writeln!(w, "    confidence  {}", h.confidence().as_str())?;
+    match h.verdict() {
+        Some(c) => writeln!(w, "    confidence  {}", c.as_str())?,
+        // A resolver asking for vendor names on behalf of its clients.
+        None => writeln!(w, "    confidence  none (evidence is about other hosts)")?,
+    }
+    writeln!(w, "    role        {}", h.role().as_str())?;
+    writeln!(
+        w,
+        "    reason      {}",
+        Escaped(crate::inventory::reason::reason(inv, h).as_bytes())
+    )?;
     writeln!(w, "    first seen  {}", rfc3339(h.first_seen()))?;
     writeln!(w, "    last seen   {}", rfc3339(h.last_seen()))?;
     writeln!(
@@ -294,6 +304,8 @@ Hosts phoning home: 2 (1 high, 0 medium, 1 low confidence)
 
   10.0.0.1  mac 02-00-00-00-00-01
     confidence  high
+    role        endpoint
+    reason      update over DNS and TLS; 1 contact on 1 day
     first seen  1970-01-01T00:00:10.000000Z
     last seen   1970-01-01T00:00:12.000000Z
     alerts      3 (dns 2, tls 1)
@@ -302,6 +314,8 @@ Hosts phoning home: 2 (1 high, 0 medium, 1 low confidence)
 
   10.0.0.9  mac 02-00-00-00-00-09
     confidence  low
+    role        endpoint
+    reason      update over TLS; only names a person browsing vendor sites would also produce; 1 contact on 1 day
     first seen  1970-01-01T00:00:50.000000Z
     last seen   1970-01-01T00:00:50.000000Z
     alerts      1 (tls 1)

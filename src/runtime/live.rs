@@ -157,6 +157,11 @@ pub struct LiveConfig {
     /// Inventory file rewritten every `inventory_interval` and on exit.
     pub inventory: Option<PathBuf>,
     pub inventory_interval: Duration,
+    /// Evidence attribution (`--home-net`, `--resolver`), as offline.
+    pub attribution: Option<crate::attribution::AttributionConfig>,
+    /// State file: loaded at start (the inventory survives restarts) and
+    /// saved with every inventory rewrite and on exit.
+    pub state: Option<PathBuf>,
 }
 
 /// Flags the signal handlers set.
@@ -178,6 +183,7 @@ pub struct LiveReport {
     pub sink_errors: Vec<String>,
     /// Sources that failed while reading, with the error.
     pub source_errors: Vec<String>,
+    pub attribution: Vec<(&'static str, u64)>,
 }
 
 /// Start the capture threads and the output thread. Returns a handle the
@@ -190,7 +196,7 @@ pub struct LiveRun {
     output: Option<thread::JoinHandle<OutputResultLive>>,
 }
 
-type OutputResultLive = (Inventory, u64, Vec<String>);
+type OutputResultLive = super::OutputResult;
 
 impl LiveRun {
     pub fn start(
@@ -232,7 +238,10 @@ impl LiveRun {
         }
         drop(tx);
         let (shared2, inv, every) = (Arc::clone(&shared), cfg.inventory, cfg.inventory_interval);
-        let output = thread::spawn(move || live_output(rx, sinks, shared2, inv, every));
+        let (sigs2, attribution, state) = (Arc::clone(&shared_sigs), cfg.attribution, cfg.state);
+        let output = thread::spawn(move || {
+            live_output(rx, sinks, shared2, inv, every, sigs2, attribution, state)
+        });
         LiveRun {
             shared,
             control,
@@ -253,11 +262,16 @@ impl LiveRun {
         for t in self.threads.drain(..) {
             let _ = t.join();
         }
-        let (inventory, events_out, sink_errors) = self
+        let out = self
             .output
             .take()
             .and_then(|o| o.join().ok())
-            .unwrap_or_else(|| (Inventory::new(), 0, vec!["output thread panicked".into()]));
+            .unwrap_or_else(|| super::OutputResult {
+                inventory: Inventory::new(),
+                written: 0,
+                errors: vec!["output thread panicked".into()],
+                attribution: Vec::new(),
+            });
         let source_errors = self
             .shared
             .threads
@@ -265,9 +279,10 @@ impl LiveRun {
             .filter_map(|t| t.lock().ok().and_then(|t| t.error.clone()))
             .collect();
         LiveReport {
-            inventory,
-            events_out,
-            sink_errors,
+            inventory: out.inventory,
+            events_out: out.written,
+            sink_errors: out.errors,
+            attribution: out.attribution,
             source_errors,
         }
     }
@@ -404,18 +419,36 @@ fn capture_thread(
     publish(&w, &mut src, qdrops, edrops, &error, true);
 }
 
+#[allow(clippy::too_many_arguments)] // the output thread's whole context
 fn live_output(
     rx: Receiver<LiveDone>,
     sinks: Vec<Box<dyn EventSink + Send>>,
     shared: Arc<LiveShared>,
     inventory_path: Option<PathBuf>,
     every: Duration,
+    sigs: Arc<SharedSignatures>,
+    attribution: Option<crate::attribution::AttributionConfig>,
+    state: Option<PathBuf>,
 ) -> OutputResultLive {
-    let mut out = OutputStage::new(sinks);
+    let (mut generation, set) = sigs.get();
+    let mut out = OutputStage::new(sinks, attribution.map(|a| (a, set)));
+    if let Some(p) = &state {
+        match crate::inventory::state::load_file(p) {
+            Ok(Some(prev)) => out.inventory.merge(&prev),
+            Ok(None) => {}
+            Err(e) => eprintln!("phonehome: error: {e}; starting with an empty inventory"),
+        }
+    }
     let mut hist = super::new_histogram();
     let mut last_inv = Instant::now();
     let mut snap = OutputSnapshot::default();
     let write_inventory = |out: &OutputStage, snap: &mut OutputSnapshot| {
+        if let Some(p) = &state
+            && let Err(e) = crate::inventory::state::save_file(p, &out.inventory)
+        {
+            snap.inventory_write_errors += 1;
+            eprintln!("phonehome: error: {e}");
+        }
         if let Some(p) = &inventory_path {
             match crate::output::inventory_file::write_inventory_file(p, &out.inventory) {
                 Ok(()) => snap.inventory_writes += 1,
@@ -442,6 +475,11 @@ fn live_output(
             }
             Err(RecvTimeoutError::Timeout) => {}
             Err(RecvTimeoutError::Disconnected) => break,
+        }
+        if sigs.generation() != generation {
+            let (g, s) = sigs.get();
+            generation = g;
+            out.set_signatures(s);
         }
         if last_inv.elapsed() >= every {
             last_inv = Instant::now();

@@ -46,6 +46,10 @@ pub struct RuntimeConfig {
     pub worker: WorkerConfig,
     /// Show a progress bar on stderr (only when stderr is a terminal).
     pub progress: bool,
+    /// Attribute evidence to home hosts (DNS answers, resolvers, KSC ports;
+    /// `--home-net`, `--resolver`). `None`: every alert's source is
+    /// inventoried as it is.
+    pub attribution: Option<crate::attribution::AttributionConfig>,
 }
 
 impl Default for RuntimeConfig {
@@ -54,6 +58,7 @@ impl Default for RuntimeConfig {
             workers: default_workers(),
             worker: WorkerConfig::default(),
             progress: true,
+            attribution: Some(crate::attribution::AttributionConfig::default()),
         }
     }
 }
@@ -98,6 +103,8 @@ pub struct RunReport {
     /// Events written by the output stage, and sink write errors.
     pub events_out: u64,
     pub sink_errors: Vec<String>,
+    /// Attribution counters (answer map, resolvers, flow starts), by name.
+    pub attribution: Vec<(&'static str, u64)>,
 }
 
 impl RunReport {
@@ -216,7 +223,8 @@ pub fn run_offline(
     }
     drop(out_tx);
     drop(ret_tx);
-    let output = thread::spawn(move || output_loop(out_rx, sinks));
+    let attribution = cfg.attribution.clone().map(|a| (a, Arc::clone(&sigs)));
+    let output = thread::spawn(move || output_loop(out_rx, sinks, attribution));
 
     let mut reader = Reader {
         n,
@@ -246,13 +254,19 @@ pub fn run_offline(
             let _ = hist.add(&wh);
         }
     }
-    let (inventory, events_out, sink_errors) = output
-        .join()
-        .unwrap_or_else(|_| (Inventory::new(), 0, vec!["output thread panicked".into()]));
+    let out = output.join().unwrap_or_else(|_| OutputResult {
+        inventory: Inventory::new(),
+        written: 0,
+        errors: vec!["output thread panicked".into()],
+        attribution: Vec::new(),
+    });
     RunReport {
         files,
         stats,
-        inventory,
+        inventory: out.inventory,
+        attribution: out.attribution,
+        events_out: out.written,
+        sink_errors: out.errors,
         elapsed: started.elapsed(),
         batch_latency: Latency {
             batches: hist.len(),
@@ -261,8 +275,6 @@ pub fn run_offline(
             max_ns: hist.max(),
         },
         workers: n,
-        events_out,
-        sink_errors,
     }
 }
 
@@ -412,12 +424,22 @@ fn worker_loop(
     (w.stats, hist)
 }
 
-type OutputResult = (Inventory, u64, Vec<String>);
+/// What the output stage hands back at the end of a run.
+pub(crate) struct OutputResult {
+    pub inventory: Inventory,
+    pub written: u64,
+    pub errors: Vec<String>,
+    pub attribution: Vec<(&'static str, u64)>,
+}
 
 /// The output stage's state: the sinks and the inventory. Used by the
 /// offline and the live output threads alike.
 pub(crate) struct OutputStage {
     sinks: Vec<Box<dyn EventSink + Send>>,
+    /// Evidence attribution (in packet order: deterministic), with the
+    /// signatures it matches addresses and ports against.
+    attribution: Option<(crate::attribution::Attributor, Arc<SignatureSet>)>,
+    evidence: Vec<crate::inventory::Evidence>,
     pub inventory: Inventory,
     /// Events handed to the sinks.
     pub written: u64,
@@ -426,9 +448,15 @@ pub(crate) struct OutputStage {
 }
 
 impl OutputStage {
-    pub(crate) fn new(sinks: Vec<Box<dyn EventSink + Send>>) -> OutputStage {
+    pub(crate) fn new(
+        sinks: Vec<Box<dyn EventSink + Send>>,
+        attribution: Option<(crate::attribution::AttributionConfig, Arc<SignatureSet>)>,
+    ) -> OutputStage {
         OutputStage {
             sinks,
+            attribution: attribution
+                .map(|(cfg, sigs)| (crate::attribution::Attributor::new(cfg), sigs)),
+            evidence: Vec::new(),
             inventory: Inventory::new(),
             written: 0,
             errors: Vec::new(),
@@ -445,19 +473,55 @@ impl OutputStage {
     }
 
     pub(crate) fn emit(&mut self, ev: &Event) {
-        if let Event::Name(n) = ev
-            && n.rule.is_some()
-        {
-            self.inventory.observe(n);
-        }
-        for s in self.sinks.iter_mut() {
-            if let Err(e) = s.event(ev)
-                && self.errors.len() < 16
-            {
-                self.errors.push(e.to_string());
+        match &mut self.attribution {
+            Some((a, sigs)) => a.on_event(ev, sigs, &mut self.inventory, &mut self.evidence),
+            None => {
+                if let Event::Name(n) = ev
+                    && n.rule.is_some()
+                {
+                    self.inventory.observe(n);
+                }
             }
         }
-        self.written += 1;
+        // Flow starts feed attribution only.
+        if !matches!(ev, Event::FlowStart(_)) {
+            for s in self.sinks.iter_mut() {
+                if let Err(e) = s.event(ev)
+                    && self.errors.len() < 16
+                {
+                    self.errors.push(e.to_string());
+                }
+            }
+            self.written += 1;
+        }
+        for e in self.evidence.drain(..) {
+            if !crate::attribution::json::is_alert(&e) {
+                continue;
+            }
+            for s in self.sinks.iter_mut() {
+                if let Err(err) = s.evidence(&e)
+                    && self.errors.len() < 16
+                {
+                    self.errors.push(err.to_string());
+                }
+            }
+            self.written += 1;
+        }
+    }
+
+    /// Use a reloaded signature set for attribution from now on.
+    pub(crate) fn set_signatures(&mut self, s: Arc<SignatureSet>) {
+        if let Some((_, sigs)) = &mut self.attribution {
+            *sigs = s;
+        }
+    }
+
+    /// The attribution stage's counters (empty without attribution).
+    pub(crate) fn attribution_counters(&self) -> Vec<(&'static str, u64)> {
+        self.attribution
+            .as_ref()
+            .map(|(a, _)| a.counters().to_vec())
+            .unwrap_or_default()
     }
 
     pub(crate) fn flush(&mut self) {
@@ -478,7 +542,12 @@ impl OutputStage {
                 self.errors.push(e.to_string());
             }
         }
-        (self.inventory, self.written, self.errors)
+        OutputResult {
+            attribution: self.attribution_counters(),
+            inventory: self.inventory,
+            written: self.written,
+            errors: self.errors,
+        }
     }
 }
 
@@ -491,8 +560,12 @@ pub(crate) fn event_packet(e: &Event) -> u64 {
     }
 }
 
-fn output_loop(rx: Receiver<Done>, sinks: Vec<Box<dyn EventSink + Send>>) -> OutputResult {
-    let mut out = OutputStage::new(sinks);
+fn output_loop(
+    rx: Receiver<Done>,
+    sinks: Vec<Box<dyn EventSink + Send>>,
+    attribution: Option<(crate::attribution::AttributionConfig, Arc<SignatureSet>)>,
+) -> OutputResult {
+    let mut out = OutputStage::new(sinks, attribution);
     // round -> (parts received, parts expected, their events)
     let mut pending: BTreeMap<u64, (u32, u32, Vec<Vec<Event>>)> = BTreeMap::new();
     let mut next_round = 0u64;

@@ -6,16 +6,18 @@ use std::sync::Arc;
 
 use crate::capture::LinkType;
 use crate::config::limits;
-use crate::decode::{self, Decoded, Fragment, Frame, L4};
+use crate::decode::{self, Decoded, Fragment, Frame, L4, TcpInfo};
 use crate::event::{
-    DnsAnswerEvent, Endpoints, Event, NameDetail, NameEvent, Protocol, Transport, TsNs,
+    DnsAnswerEvent, Endpoints, Event, FlowStartEvent, NameDetail, NameEvent, Protocol, Transport,
+    TsNs,
 };
 use crate::extract::dns::{self, DnsItem, DnsScratch};
 use crate::extract::http::{self, HttpScan};
 use crate::extract::quic::{self, QuicTracker};
 use crate::extract::tls::{self, HelloScan};
 use crate::flow::defrag::Defrag;
-use crate::flow::{App, FlowKey, FlowTable, PROTO_TCP, StreamEvent};
+use crate::flow::udp::UdpFlows;
+use crate::flow::{App, FlowKey, FlowTable, PROTO_TCP, PROTO_UDP, StreamEvent};
 use crate::signatures::SignatureSet;
 use crate::stats::WorkerStats;
 
@@ -34,6 +36,9 @@ pub struct WorkerConfig {
     pub emit_names: bool,
     /// Emit every DNS answer record, not only those of vendor names.
     pub emit_all_answers: bool,
+    /// Emit `Event::FlowStart` for each TCP SYN and each UDP flow's first
+    /// datagram (attribution through DNS answers and KSC ports).
+    pub emit_flow_starts: bool,
 }
 
 /// One packet as handed to a worker.
@@ -53,6 +58,8 @@ pub struct Worker {
     scratch: Scratch,
     cfg: WorkerConfig,
     pub stats: WorkerStats,
+    /// Recent UDP tuples, to report each UDP flow's first datagram.
+    udp_flows: UdpFlows,
     /// IP fragment reassembly, and the two buffers completed datagrams are
     /// handed back in (a reassembled tunnel may hold another fragment).
     defrag: Defrag,
@@ -159,6 +166,7 @@ impl Worker {
             scratch: Scratch::default(),
             cfg,
             stats: WorkerStats::default(),
+            udp_flows: UdpFlows::default(),
             defrag: Defrag::default(),
             defrag_out: Default::default(),
         }
@@ -240,6 +248,23 @@ impl Worker {
                 vlan: d.vlan,
             },
         };
+        if self.cfg.emit_flow_starts {
+            let start = match d.l4 {
+                L4::Tcp(t) => t.flags & (TcpInfo::SYN | TcpInfo::ACK) == TcpInfo::SYN,
+                L4::Udp => {
+                    let (key, _) =
+                        FlowKey::new(PROTO_UDP, d.src_ip, d.src_port, d.dst_ip, d.dst_port);
+                    self.udp_flows.first(key, p.ts_ns)
+                }
+            };
+            if start {
+                em.out.push(Event::FlowStart(FlowStartEvent {
+                    ts: em.ts,
+                    packet: em.packet,
+                    endpoints: em.endpoints,
+                }));
+            }
+        }
         match d.l4 {
             L4::Udp => udp(d, &mut em, &mut self.scratch),
             L4::Tcp(t) => {

@@ -50,8 +50,10 @@ pub fn run_with(
         worker: WorkerConfig {
             emit_names: true,
             emit_all_answers: true,
+            emit_flow_starts: true,
         },
         progress: false,
+        attribution: None,
     };
     let paths: Vec<PathBuf> = files.iter().map(|p| p.to_path_buf()).collect();
     let report = runtime::run_offline(&paths, sigs, &cfg, vec![Box::new(c.clone())]);
