@@ -341,6 +341,131 @@ fn write_rollup_fields(r: &Rollup, buf: &mut Vec<u8>) {
     buf.extend_from_slice(br#""}"#);
 }
 
+/// The alert policy in front of a set of sinks: alerts go through
+/// [`AlertPolicy::decide`] (written, suppressed or rolled up); other events
+/// pass through. [`EventSink::flush`] writes the roll-ups that fell due by
+/// the latest packet time (live mode flushes periodically);
+/// [`EventSink::close`] writes every pending roll-up, so that each sighting
+/// is accounted for in some record.
+pub struct PolicySink {
+    policy: AlertPolicy,
+    sinks: Vec<Box<dyn super::sink::EventSink + Send>>,
+    latest_ts: TsNs,
+    /// The policy's counters as of the last flush, readable by the caller
+    /// after the sink has moved to the output thread.
+    shared: std::sync::Arc<std::sync::Mutex<PolicyCounters>>,
+    /// Derived alerts (attribution evidence): when each (host, kind, rule)
+    /// was last written. One record per key per re-alert interval; the
+    /// inventory counts every piece of evidence.
+    evidence_seen: HashMap<(std::net::IpAddr, u8, Box<str>), TsNs>,
+    realert_ns: u64,
+}
+
+impl PolicySink {
+    pub fn new(policy: AlertPolicy, sinks: Vec<Box<dyn super::sink::EventSink + Send>>) -> Self {
+        PolicySink {
+            realert_ns: policy.realert_ns,
+            policy,
+            sinks,
+            latest_ts: 0,
+            shared: Default::default(),
+            evidence_seen: HashMap::new(),
+        }
+    }
+
+    /// A handle on the counters, updated at every flush and at close.
+    pub fn counters(&self) -> std::sync::Arc<std::sync::Mutex<PolicyCounters>> {
+        std::sync::Arc::clone(&self.shared)
+    }
+
+    fn publish(&self) {
+        if let Ok(mut c) = self.shared.lock() {
+            *c = self.policy.counters();
+        }
+    }
+
+    fn rollups(&mut self, now: TsNs) -> std::io::Result<()> {
+        let mut first_err = None;
+        for rep in self.policy.flush_due(now) {
+            for s in self.sinks.iter_mut() {
+                if let Err(e) = s.rollup(&rep.event, &rep.rollup) {
+                    first_err.get_or_insert(e);
+                }
+            }
+        }
+        first_err.map_or(Ok(()), Err)
+    }
+
+    /// Run `f` on every sink, keep going on errors, report the first.
+    fn each(
+        &mut self,
+        mut f: impl FnMut(&mut Box<dyn super::sink::EventSink + Send>) -> std::io::Result<()>,
+    ) -> std::io::Result<()> {
+        let mut first_err = None;
+        for s in self.sinks.iter_mut() {
+            if let Err(e) = f(s) {
+                first_err.get_or_insert(e);
+            }
+        }
+        first_err.map_or(Ok(()), Err)
+    }
+}
+
+impl super::sink::EventSink for PolicySink {
+    fn event(&mut self, ev: &crate::event::Event) -> std::io::Result<()> {
+        let crate::event::Event::Name(n) = ev else {
+            return self.each(|s| s.event(ev));
+        };
+        if n.rule.is_none() {
+            return self.each(|s| s.event(ev));
+        }
+        self.latest_ts = self.latest_ts.max(n.ts);
+        match self.policy.decide(n) {
+            Decision::Emit(_) => self.each(|s| s.event(ev)),
+            Decision::Suppress => Ok(()),
+            Decision::Rollup(r) => self.each(|s| s.rollup(n, &r)),
+        }
+    }
+
+    fn evidence(&mut self, e: &crate::inventory::Evidence) -> std::io::Result<()> {
+        use crate::inventory::EvidenceKind;
+        let (kind, rule): (u8, &str) = match &e.kind {
+            EvidenceKind::DnsCorrelated { rule, .. } => (0, &rule.id),
+            EvidenceKind::KscPort { rule_id, .. } => (1, rule_id),
+            EvidenceKind::Prefix { rule_id, .. } => (2, rule_id),
+        };
+        let key = (e.host, kind, Box::<str>::from(rule));
+        let due = match self.evidence_seen.get(&key) {
+            Some(&last) => e.ts.saturating_sub(last) >= self.realert_ns,
+            None => true,
+        };
+        if !due {
+            return Ok(());
+        }
+        if self.evidence_seen.len() < limits::POLICY_MAX_KEYS
+            || self.evidence_seen.contains_key(&key)
+        {
+            self.evidence_seen.insert(key, e.ts);
+        }
+        // Beyond the bound every record is written (fail open).
+        self.each(|s| s.evidence(e))
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        let due = self.rollups(self.latest_ts);
+        let flushed = self.each(|s| s.flush());
+        self.publish();
+        due.and(flushed)
+    }
+
+    fn close(&mut self) -> std::io::Result<()> {
+        let due = self.rollups(TsNs::MAX);
+        let closed = self.each(|s| s.close());
+        self.publish();
+        due.and(closed)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use std::net::Ipv4Addr;
@@ -593,128 +718,5 @@ mod tests {
         assert_eq!(v["phonehome"]["rollup"]["count"], 42);
         assert_eq!(v["event"]["kind"], "alert");
         assert_eq!(v["dns"]["question"]["name"], "a\\x0a\"|=.kaspersky.com");
-    }
-}
-
-/// The alert policy in front of a set of sinks: alerts go through
-/// [`AlertPolicy::decide`] (written, suppressed or rolled up); other events
-/// pass through. [`EventSink::flush`] writes the roll-ups that fell due by
-/// the latest packet time (live mode flushes periodically);
-/// [`EventSink::close`] writes every pending roll-up, so that each sighting
-/// is accounted for in some record.
-pub struct PolicySink {
-    policy: AlertPolicy,
-    sinks: Vec<Box<dyn super::sink::EventSink + Send>>,
-    latest_ts: TsNs,
-    /// The policy's counters as of the last flush, readable by the caller
-    /// after the sink has moved to the output thread.
-    shared: std::sync::Arc<std::sync::Mutex<PolicyCounters>>,
-    /// Derived alerts (attribution evidence): when each (host, kind, rule)
-    /// was last written. One record per key per re-alert interval; the
-    /// inventory counts every piece of evidence.
-    evidence_seen: HashMap<(std::net::IpAddr, u8, Box<str>), TsNs>,
-    realert_ns: u64,
-}
-
-impl PolicySink {
-    pub fn new(policy: AlertPolicy, sinks: Vec<Box<dyn super::sink::EventSink + Send>>) -> Self {
-        PolicySink {
-            realert_ns: policy.realert_ns,
-            policy,
-            sinks,
-            latest_ts: 0,
-            shared: Default::default(),
-            evidence_seen: HashMap::new(),
-        }
-    }
-
-    /// A handle on the counters, updated at every flush and at close.
-    pub fn counters(&self) -> std::sync::Arc<std::sync::Mutex<PolicyCounters>> {
-        std::sync::Arc::clone(&self.shared)
-    }
-
-    fn publish(&self) {
-        if let Ok(mut c) = self.shared.lock() {
-            *c = self.policy.counters();
-        }
-    }
-
-    fn rollups(&mut self, now: TsNs) -> std::io::Result<()> {
-        let mut first_err = None;
-        for rep in self.policy.flush_due(now) {
-            for s in self.sinks.iter_mut() {
-                if let Err(e) = s.rollup(&rep.event, &rep.rollup) {
-                    first_err.get_or_insert(e);
-                }
-            }
-        }
-        first_err.map_or(Ok(()), Err)
-    }
-
-    /// Run `f` on every sink, keep going on errors, report the first.
-    fn each(
-        &mut self,
-        mut f: impl FnMut(&mut Box<dyn super::sink::EventSink + Send>) -> std::io::Result<()>,
-    ) -> std::io::Result<()> {
-        let mut first_err = None;
-        for s in self.sinks.iter_mut() {
-            if let Err(e) = f(s) {
-                first_err.get_or_insert(e);
-            }
-        }
-        first_err.map_or(Ok(()), Err)
-    }
-}
-
-impl super::sink::EventSink for PolicySink {
-    fn event(&mut self, ev: &crate::event::Event) -> std::io::Result<()> {
-        let crate::event::Event::Name(n) = ev else {
-            return self.each(|s| s.event(ev));
-        };
-        if n.rule.is_none() {
-            return self.each(|s| s.event(ev));
-        }
-        self.latest_ts = self.latest_ts.max(n.ts);
-        match self.policy.decide(n) {
-            Decision::Emit(_) => self.each(|s| s.event(ev)),
-            Decision::Suppress => Ok(()),
-            Decision::Rollup(r) => self.each(|s| s.rollup(n, &r)),
-        }
-    }
-
-    fn evidence(&mut self, e: &crate::inventory::Evidence) -> std::io::Result<()> {
-        use crate::inventory::EvidenceKind;
-        let (kind, rule): (u8, &str) = match &e.kind {
-            EvidenceKind::DnsCorrelated { rule, .. } => (0, &rule.id),
-            EvidenceKind::KscPort { rule_id, .. } => (1, rule_id),
-            EvidenceKind::Prefix { rule_id, .. } => (2, rule_id),
-        };
-        let key = (e.host, kind, Box::<str>::from(rule));
-        let due = match self.evidence_seen.get(&key) {
-            Some(&last) => e.ts.saturating_sub(last) >= self.realert_ns,
-            None => true,
-        };
-        if !due {
-            return Ok(());
-        }
-        if self.evidence_seen.len() < limits::POLICY_MAX_KEYS || self.evidence_seen.contains_key(&key) {
-            self.evidence_seen.insert(key, e.ts);
-        }
-        // Beyond the bound every record is written (fail open).
-        self.each(|s| s.evidence(e))
-    }
-
-    fn flush(&mut self) -> std::io::Result<()> {
-        let due = self.rollups(self.latest_ts);
-        let flushed = self.each(|s| s.flush());
-        self.publish();
-        due.and(flushed)
-    }
-
-    fn close(&mut self) -> std::io::Result<()> {
-        let due = self.rollups(TsNs::MAX);
-        let closed = self.each(|s| s.close());
-        self.publish();
-        due.and(closed)
     }
 }

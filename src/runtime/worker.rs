@@ -324,8 +324,7 @@ fn udp(d: &Decoded<'_>, em: &mut Emit<'_>, scratch: &mut Scratch) {
             em.name(Protocol::Quic, n.sni, || NameDetail::Quic {
                 version: n.version,
                 ech: n.ech,
-            },
-            )
+            })
         });
         em.stats.quic = scratch.quic.stats;
     }
