@@ -209,7 +209,8 @@ impl Default for FlowTable {
 impl FlowTable {
     pub fn new(max_flows: usize, idle_timeout_ns: u64) -> FlowTable {
         FlowTable {
-            map: HashMap::with_capacity_and_hasher(max_flows.min(1 << 16), FlowHasher::default()),
+            // Start small: the table grows with the traffic, not with the bound.
+            map: HashMap::with_capacity_and_hasher(max_flows.min(1024), FlowHasher::default()),
             pool: Vec::new(),
             max_flows: max_flows.max(1),
             idle_timeout_ns,
