@@ -513,3 +513,82 @@ fn macs_merge_hosts_but_not_routers() {
     );
     assert_eq!(doc.dropped.mac_merge_refused, 1);
 }
+
+/// The same truth through the real binary: `read` with the default
+/// attribution, `--state`, and `report` from that state.
+#[test]
+fn cli_read_and_report_give_the_office_truth() {
+    let (path, truth) = office_capture();
+    let dir = std::env::temp_dir().join(format!("phonehome-office-cli-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let (inv, state, html, alerts) = (
+        dir.join("inv.json"),
+        dir.join("state.json"),
+        dir.join("report.html"),
+        dir.join("alerts.jsonl"),
+    );
+    let _ = std::fs::remove_file(&state);
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_phonehome"))
+        .args(["read", "--no-progress", "--workers", "2"])
+        .arg(path)
+        .arg("--inventory")
+        .arg(&inv)
+        .arg("--state")
+        .arg(&state)
+        .arg("--alerts")
+        .arg(&alerts)
+        .output()
+        .expect("run phonehome");
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let doc: serde_json::Value = serde_json::from_slice(&std::fs::read(&inv).unwrap()).unwrap();
+    let got: BTreeMap<String, (String, String)> = doc["hosts"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|h| {
+            (
+                h["ip"].as_str().unwrap().to_string(),
+                (
+                    h["role"].as_str().unwrap().to_string(),
+                    h["confidence"].as_str().unwrap().to_string(),
+                ),
+            )
+        })
+        .collect();
+    let want: BTreeMap<String, (String, String)> = truth
+        .expected_hosts
+        .iter()
+        .filter_map(|h| {
+            Some((
+                h.ip.to_string(),
+                (h.role?.to_string(), h.verdict?.to_string()),
+            ))
+        })
+        .collect();
+    assert_eq!(got, want);
+    // The IP-literal client is found only through DNS answers: a derived
+    // alert says so.
+    let derived = std::fs::read_to_string(&alerts)
+        .unwrap()
+        .lines()
+        .filter(|l| l.contains(r#""channel":"dns-correlated""#))
+        .count();
+    assert!(derived > 0);
+    // The summary names the resolver as such.
+    let summary = String::from_utf8_lossy(&out.stdout);
+    assert!(summary.contains("role        resolver"), "{summary}");
+    // A report from the state file.
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_phonehome"))
+        .args(["report", "--state"])
+        .arg(&state)
+        .arg("-o")
+        .arg(&html)
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let page = std::fs::read_to_string(&html).unwrap();
+    for ip in want.keys() {
+        assert!(page.contains(ip.as_str()), "{ip} not in the report");
+    }
+    assert!(page.contains("<svg"), "no timeline");
+}
