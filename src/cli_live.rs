@@ -112,6 +112,9 @@ pub(super) fn cmd_live(a: LiveArgs) -> Result<u8> {
     };
     let n_sources = sources.len();
     let run = LiveRun::start(sources, Arc::new(sigs), cfg, sinks);
+    if let Ok(mut d) = run.shared.delivery.lock() {
+        d.clone_from(&outputs.delivery);
+    }
     if let Some(addr) = a.metrics_listen {
         let local = live::serve_metrics(addr, Arc::clone(&run.shared))
             .with_context(|| format!("cannot listen on {addr} for /metrics"))?;

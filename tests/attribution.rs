@@ -539,7 +539,11 @@ fn cli_read_and_report_give_the_office_truth() {
         .arg(&alerts)
         .output()
         .expect("run phonehome");
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     let doc: serde_json::Value = serde_json::from_slice(&std::fs::read(&inv).unwrap()).unwrap();
     let got: BTreeMap<String, (String, String)> = doc["hosts"]
         .as_array()
@@ -585,7 +589,11 @@ fn cli_read_and_report_give_the_office_truth() {
         .arg(&html)
         .output()
         .unwrap();
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     let page = std::fs::read_to_string(&html).unwrap();
     for ip in want.keys() {
         assert!(page.contains(ip.as_str()), "{ip} not in the report");

@@ -718,3 +718,69 @@ fn runs_unprivileged_with_only_cap_net_raw_and_explains_missing_privilege() {
         "{e}"
     );
 }
+
+#[test]
+fn metrics_endpoint_and_status_line_report_counters() {
+    if skip() {
+        return;
+    }
+    let ns = Netns::new("met");
+    let alerts = tmp(&format!("{}.jsonl", ns.name));
+    let run = ns.spawn(
+        Path::new(env!("CARGO_BIN_EXE_phonehome")),
+        &[
+            "live",
+            "-i",
+            "ph-cap",
+            "--status-interval",
+            "1",
+            "--metrics-listen",
+            "127.0.0.1:9750",
+            "--alerts",
+            alerts.to_str().unwrap(),
+        ],
+    );
+    ns.replay(&demo());
+    std::thread::sleep(Duration::from_millis(1500));
+    // Scrape from inside the namespace (the endpoint listens on its lo).
+    let out = Command::new("ip")
+        .args([
+            "netns",
+            "exec",
+            &ns.name,
+            "curl",
+            "-sf",
+            "http://127.0.0.1:9750/metrics",
+        ])
+        .output()
+        .expect("curl (apt-get install curl)");
+    let (code, err) = stop(run);
+    assert_eq!(code, 0, "{err}");
+    assert!(out.status.success(), "scrape failed: {err}");
+    let text = String::from_utf8_lossy(&out.stdout);
+    let value = |name: &str| -> u64 {
+        text.lines()
+            .find(|l| l.starts_with(name) && l[name.len()..].starts_with(' '))
+            .and_then(|l| l.rsplit(' ').next())
+            .and_then(|v| v.parse().ok())
+            .unwrap_or_else(|| panic!("{name} missing from /metrics:\n{text}"))
+    };
+    assert_eq!(value("phonehome_alerts_total"), 88, "{text}");
+    assert!(value("phonehome_packets_total") >= 1600, "{text}");
+    assert_eq!(value("phonehome_kernel_drops_total"), 0, "{text}");
+    assert!(
+        text.contains("phonehome_names_total{protocol=\"dns\"} 64"),
+        "{text}"
+    );
+    assert!(text.contains("phonehome_capture_to_alert_seconds{quantile=\"0.99\"}"));
+    assert!(text.contains(&format!(
+        "phonehome_sink_sent_total{{sink=\"{}\"}}",
+        alerts.display()
+    )));
+    // The periodic status line, with the destination's delivery counters.
+    assert!(err.contains("alerts 88"), "{err}");
+    assert!(
+        err.contains(&format!("{}: ", alerts.display())) && err.contains(" sent, "),
+        "{err}"
+    );
+}

@@ -101,6 +101,9 @@ pub struct OutputSnapshot {
 #[derive(Debug, Default)]
 pub struct LiveShared {
     pub threads: Vec<Mutex<ThreadSnapshot>>,
+    /// Alert destinations and their delivery counters (sent, queued,
+    /// spooled, dropped by reason), for the status line and `/metrics`.
+    pub delivery: Mutex<Vec<(String, Arc<crate::output::delivery::SinkCounters>)>>,
     pub output: Mutex<OutputSnapshot>,
     pub started: Mutex<Option<Instant>>,
 }
@@ -217,6 +220,7 @@ impl LiveRun {
                 .collect(),
             output: Mutex::new(OutputSnapshot::default()),
             started: Mutex::new(Some(Instant::now())),
+            delivery: Mutex::new(Vec::new()),
         });
         let control = Arc::new(Control::default());
         let shared_sigs = Arc::new(SharedSignatures::new(sigs));
@@ -513,7 +517,7 @@ pub fn status_line(shared: &LiveShared, elapsed: Duration) -> String {
         ..
     } = shared.totals();
     let secs = elapsed.as_secs_f64().max(1e-9);
-    format!(
+    let mut line = format!(
         "phonehome: {:.0} pkt/s, packets {} (kernel drops {}, queue drops {} batches/{} events), names {}, alerts {}, flows {}, hosts {}",
         w.packets as f64 / secs,
         c.received.max(w.packets),
@@ -524,7 +528,20 @@ pub fn status_line(shared: &LiveShared, elapsed: Duration) -> String {
         w.alerts,
         w.flows_active,
         shared.output.lock().map(|o| o.inventory_hosts).unwrap_or(0),
-    )
+    );
+    if let Ok(d) = shared.delivery.lock() {
+        for (label, c) in d.iter() {
+            let s = c.snapshot();
+            line.push_str(&format!(
+                "; {label}: {} sent, {} queued, {} spooled, {} dropped",
+                s.sent,
+                s.queued,
+                s.spooled,
+                s.dropped_total()
+            ));
+        }
+    }
+    line
 }
 
 /// The Prometheus text exposition of every counter (`/metrics`).
@@ -600,6 +617,35 @@ pub fn metrics_text(shared: &LiveShared) -> String {
     for (k, v) in w.flow.pairs() {
         let _ = writeln!(s, "phonehome_flow_{k} {v}");
     }
+    if let Ok(d) = shared.delivery.lock() {
+        let _ = writeln!(
+            s,
+            "# HELP phonehome_sink_sent_total Alert records delivered, per destination."
+        );
+        for (label, c) in d.iter() {
+            let st = c.snapshot();
+            let l = prom_label(label);
+            let _ = writeln!(s, "phonehome_sink_sent_total{{sink=\"{l}\"}} {}", st.sent);
+            let _ = writeln!(
+                s,
+                "phonehome_sink_spooled_total{{sink=\"{l}\"}} {}",
+                st.spooled
+            );
+            let _ = writeln!(s, "phonehome_sink_queued{{sink=\"{l}\"}} {}", st.queued);
+            let _ = writeln!(
+                s,
+                "phonehome_sink_spool_pending{{sink=\"{l}\"}} {}",
+                st.spool_pending
+            );
+            for (reason, n) in st.dropped {
+                let _ = writeln!(
+                    s,
+                    "phonehome_sink_dropped_total{{sink=\"{l}\",reason=\"{}\"}} {n}",
+                    reason.as_str()
+                );
+            }
+        }
+    }
     let _ = writeln!(
         s,
         "# TYPE phonehome_flows_active gauge\nphonehome_flows_active {}",
@@ -631,6 +677,13 @@ pub fn metrics_text(shared: &LiveShared) -> String {
         );
     }
     s
+}
+
+/// A Prometheus label value: backslash, quote and newline escaped.
+fn prom_label(v: &str) -> String {
+    v.replace('\\', "\\\\")
+        .replace('"', "\\\"")
+        .replace('\n', "\\n")
 }
 
 /// Serve `/metrics` on `addr` from a background thread: one request at a
