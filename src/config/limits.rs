@@ -627,3 +627,11 @@ pub const MAX_UDP_FLOWS_PER_WORKER: usize = 131_072;
 /// A UDP tuple silent for this long (packet time) starts a new flow. UDP
 /// has no close; 60 s matches common NAT/firewall UDP timeouts.
 pub const UDP_FLOW_IDLE_TIMEOUT_NS: u64 = 60 * 1_000_000_000;
+
+/// Event batches queued from the live capture threads to the output thread.
+/// Live capture never blocks on output: a batch the queue cannot take is
+/// dropped and counted (`queue_drops`). A batch is the events of up to
+/// `BATCH_PACKETS` packets (mostly flow starts, a few hundred bytes each), so
+/// 256 batches hold bursts of ~65k packets in a few MiB while the output
+/// thread (attribution, JSON, network sinks) catches up.
+pub const LIVE_OUTPUT_QUEUE_BATCHES: usize = 256;

@@ -224,7 +224,7 @@ impl LiveRun {
         });
         let control = Arc::new(Control::default());
         let shared_sigs = Arc::new(SharedSignatures::new(sigs));
-        let (tx, rx) = bounded::<LiveDone>(limits::WORKER_QUEUE_BATCHES * sources.len().max(1));
+        let (tx, rx) = bounded::<LiveDone>(limits::LIVE_OUTPUT_QUEUE_BATCHES);
         let packet_no = Arc::new(AtomicU64::new(0));
         let mut threads = Vec::new();
         for (i, src) in sources.into_iter().enumerate() {
