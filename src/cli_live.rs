@@ -135,6 +135,8 @@ pub(super) fn cmd_live(a: LiveArgs) -> Result<u8> {
             break;
         }
         if hup.swap(false, Ordering::Relaxed) {
+            // Files are reopened too (logrotate's postrotate convention).
+            phonehome::output::delivery::request_reopen();
             match load_signatures(&a.sigs) {
                 Ok(s) => {
                     let n = s.len();

@@ -784,3 +784,83 @@ fn metrics_endpoint_and_status_line_report_counters() {
         "{err}"
     );
 }
+
+#[test]
+fn logrotate_with_sighup_and_state_across_restarts() {
+    if skip() {
+        return;
+    }
+    let ns = Netns::new("rot");
+    let alerts = tmp(&format!("{}.jsonl", ns.name));
+    let rotated = tmp(&format!("{}.jsonl.1", ns.name));
+    let state = tmp(&format!("{}.state.json", ns.name));
+    let inv = tmp(&format!("{}.inv.json", ns.name));
+    let args = |with_alerts: bool| {
+        let mut v = vec![
+            "live".to_string(),
+            "-i".into(),
+            "ph-cap".into(),
+            "--status-interval".into(),
+            "0".into(),
+            "--every-sighting".into(),
+            "--state".into(),
+            state.to_str().unwrap().into(),
+            "--inventory".into(),
+            inv.to_str().unwrap().into(),
+        ];
+        if with_alerts {
+            v.push("--alerts".into());
+            v.push(alerts.to_str().unwrap().into());
+        }
+        v
+    };
+    let direct = |p: &Path| {
+        std::fs::read_to_string(p)
+            .unwrap_or_default()
+            .lines()
+            .filter(|l| !l.contains(r#""channel":"#))
+            .count()
+    };
+    let a = args(true);
+    let run = ns.spawn(
+        Path::new(env!("CARGO_BIN_EXE_phonehome")),
+        &a.iter().map(String::as_str).collect::<Vec<_>>(),
+    );
+    ns.replay(&demo());
+    std::thread::sleep(Duration::from_millis(500));
+    // logrotate: move the file, then SIGHUP (postrotate).
+    std::fs::rename(&alerts, &rotated).unwrap();
+    let pid = run.child.id().to_string();
+    assert!(
+        Command::new("kill")
+            .args(["-HUP", &pid])
+            .status()
+            .unwrap()
+            .success()
+    );
+    std::thread::sleep(Duration::from_millis(300));
+    ns.replay(&demo());
+    std::thread::sleep(Duration::from_millis(500));
+    let (code, err) = stop(run);
+    assert_eq!(code, 0, "{err}");
+    assert_eq!(direct(&rotated), 88, "{err}");
+    assert_eq!(direct(&alerts), 88, "{err}");
+
+    // A restart with the same state starts from the saved inventory.
+    std::fs::remove_file(&inv).unwrap();
+    let a = args(false);
+    let run = ns.spawn(
+        Path::new(env!("CARGO_BIN_EXE_phonehome")),
+        &a.iter().map(String::as_str).collect::<Vec<_>>(),
+    );
+    let (code, err) = stop(run);
+    assert_eq!(code, 0, "{err}");
+    let v: serde_json::Value = serde_json::from_slice(&std::fs::read(&inv).unwrap()).unwrap();
+    let high = v["hosts"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|h| h["confidence"] == "high")
+        .count();
+    assert_eq!(high, 3, "{v}");
+}

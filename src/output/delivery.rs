@@ -506,6 +506,16 @@ pub fn open_sink(dest: &str, opts: &SinkOptions) -> Result<Box<dyn AlertSink>, D
 /// (logrotate's default `create` mode): once a second of wall time.
 const REOPEN_CHECK: Duration = Duration::from_secs(1);
 
+/// Bumped by [`request_reopen`] (SIGHUP in live mode): every file sink
+/// reopens its path before its next write, the logrotate `postrotate
+/// kill -HUP` convention.
+static REOPEN_GENERATION: AtomicU64 = AtomicU64::new(0);
+
+/// Ask every file sink to reopen its file before its next write.
+pub fn request_reopen() {
+    REOPEN_GENERATION.fetch_add(1, Ordering::Relaxed);
+}
+
 /// ECS JSON lines (and roll-up lines) to a file or standard output. A file
 /// is opened for appending; when the path stops naming the open file
 /// (moved or removed by logrotate), the sink reopens the path within a
@@ -515,6 +525,8 @@ pub struct FileAlertSink {
     out: BufWriter<Box<dyn Write + Send>>,
     id: Option<(u64, u64)>,
     checked: Instant,
+    /// The [`REOPEN_GENERATION`] this sink last opened its file at.
+    generation: u64,
     filter: Filter,
     line: Vec<u8>,
     counters: Arc<SinkCounters>,
@@ -552,6 +564,7 @@ impl FileAlertSink {
             out: BufWriter::with_capacity(64 * 1024, w),
             id,
             checked: Instant::now(),
+            generation: REOPEN_GENERATION.load(Ordering::Relaxed),
             filter,
             line: Vec::with_capacity(1024),
             counters: Arc::default(),
@@ -564,12 +577,15 @@ impl FileAlertSink {
         let Some(path) = &self.path else {
             return Ok(());
         };
-        if self.checked.elapsed() < REOPEN_CHECK {
+        let generation = REOPEN_GENERATION.load(Ordering::Relaxed);
+        let asked = generation != self.generation;
+        if !asked && self.checked.elapsed() < REOPEN_CHECK {
             return Ok(());
         }
         self.checked = Instant::now();
+        self.generation = generation;
         let now = fs::metadata(path).ok().map(|m| file_id(&m));
-        if now.is_some() && now == self.id {
+        if !asked && now.is_some() && now == self.id {
             return Ok(());
         }
         self.out.flush()?;
