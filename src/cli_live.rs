@@ -190,6 +190,7 @@ pub(super) fn cmd_live(a: LiveArgs) -> Result<u8> {
                 "output_events_dropped": t.queue_events_dropped,
             },
             "stages": w.to_json(),
+            "visibility": w.visibility_json(),
             "output": { "events": report.events_out },
         });
         std::fs::write(p, serde_json::to_vec_pretty(&v)?)

@@ -565,6 +565,7 @@ fn totals_of(r: &RunReport) -> Totals {
         alerts: r.stats.alerts,
         decode_failures: failures,
         elapsed_secs: r.elapsed.as_secs_f64(),
+        visibility: r.stats.visibility(),
     }
 }
 
@@ -614,6 +615,7 @@ fn write_stats(path: &Path, r: &RunReport, outputs: &Outputs) -> Result<()> {
         },
         "files": files,
         "stages": r.stats.to_json(),
+        "visibility": r.stats.visibility_json(),
         "output": {
             "events": r.events_out,
             "errors": r.sink_errors,

@@ -315,3 +315,35 @@ fn gzip_capture_gives_the_same_alerts() {
     let fmt = |evs: &[Event]| -> Vec<String> { evs.iter().map(|e| format!("{e:?}")).collect() };
     assert_eq!(fmt(&plain), fmt(&zipped));
 }
+
+#[test]
+fn summary_shows_the_visibility_figure() {
+    let out = Command::new(env!("CARGO_BIN_EXE_phonehome"))
+        .args(["read", "--no-progress"])
+        .arg(demo())
+        .arg(common::root().join("tests/corpus/pcaps/zeek__quic-quic_win11_firefox_google.pcap"))
+        .args(["--stats"])
+        .arg(tmp("vis.stats.json"))
+        .output()
+        .expect("run phonehome");
+    assert!(out.status.success());
+    let s = String::from_utf8_lossy(&out.stdout);
+    let c = &truth()["counts"];
+    assert!(
+        s.contains("Visibility (seen, names extracted, and why not)"),
+        "{s}"
+    );
+    assert!(
+        s.contains(&format!(
+            "  tls   {0} client hellos, {0} names",
+            c["tls_client_hellos"]
+        )),
+        "{s}"
+    );
+    assert!(s.contains("  quic  "), "{s}");
+    let v: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(tmp("vis.stats.json")).unwrap()).unwrap();
+    let rows = v["visibility"].as_array().unwrap();
+    let dns = rows.iter().find(|r| r["protocol"] == "dns").unwrap();
+    assert_eq!(dns["names"], c["dns_queries"]);
+}

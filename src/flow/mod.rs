@@ -303,6 +303,13 @@ impl FlowTable {
     }
 
     fn recycle(&mut self, mut f: TcpFlow) {
+        // A direction still waiting for missing bytes is counted, never
+        // guessed at: its start (a hello's first segment) was lost.
+        for d in &f.dirs {
+            if d.gap_pending() {
+                self.stats.stream_gap_abandoned += 1;
+            }
+        }
         let held = f.bytes_held() as u64;
         self.stats.reassembly_bytes_held = self.stats.reassembly_bytes_held.saturating_sub(held);
         for d in &mut f.dirs {
@@ -411,6 +418,22 @@ mod tests {
         assert_eq!(t.len(), 4);
         assert_eq!(t.stats.flows_created, 10);
         assert_eq!(t.stats.flows_evicted_full, 6);
+    }
+
+    #[test]
+    fn a_lost_first_segment_is_counted_not_guessed() {
+        let mut t = FlowTable::new(100, 1_000);
+        let (k, d) = FlowKey::new(PROTO_TCP, ip(1), 1000, ip(2), 443);
+        let mut calls = 0;
+        // SYN at seq 99: data starts at 100; the segment at 100 is lost.
+        t.segment(k, d, 0, 99, 0x02, &[], &mut |_, _| StreamEvent::Continue);
+        t.segment(k, d, 1, 1100, 0x18, &[0x16; 64], &mut |_, _| {
+            calls += 1;
+            StreamEvent::Continue
+        });
+        assert_eq!(calls, 0, "a segment after a gap must not be parsed");
+        t.sweep(10_000);
+        assert_eq!(t.stats.stream_gap_abandoned, 1);
     }
 
     #[test]

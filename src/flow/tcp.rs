@@ -90,6 +90,12 @@ impl DirectionState {
         self.done
     }
 
+    /// Segments are held beyond a gap that never filled: the bytes before
+    /// them (e.g. a hello's first segment) were lost.
+    pub fn gap_pending(&self) -> bool {
+        !self.done && !self.held.is_empty()
+    }
+
     pub fn bytes_held(&self) -> usize {
         self.buf.len() + self.held.iter().map(|h| h.data.len()).sum::<usize>()
     }

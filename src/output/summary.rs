@@ -29,6 +29,8 @@ pub struct Totals {
     pub decode_failures: Vec<(String, u64)>,
     /// Wall-clock run time.
     pub elapsed_secs: f64,
+    /// What could not be seen, per protocol (`stats::WorkerStats::visibility`).
+    pub visibility: Vec<crate::stats::Visibility>,
 }
 
 impl Totals {
@@ -122,6 +124,25 @@ pub fn write_summary(w: &mut dyn Write, inv: &Inventory, totals: &Totals) -> io:
         totals.packets_per_sec(),
         totals.mbit_per_sec()
     )?;
+    if !totals.visibility.is_empty() {
+        writeln!(w)?;
+        writeln!(w, "Visibility (seen, names extracted, and why not)")?;
+        writeln!(w, "----------")?;
+        for v in &totals.visibility {
+            if v.seen == 0 && v.names == 0 {
+                continue;
+            }
+            write!(
+                w,
+                "  {:<5} {} {}, {} names",
+                v.protocol, v.seen, v.unit, v.names
+            )?;
+            for (reason, n) in &v.missed {
+                write!(w, "; {} {n}", Escaped(reason.as_bytes()))?;
+            }
+            writeln!(w)?;
+        }
+    }
     Ok(())
 }
 

@@ -611,6 +611,26 @@ pub fn metrics_text(shared: &LiveShared) -> String {
     for (k, v) in &w.names {
         let _ = writeln!(s, "phonehome_names_total{{protocol=\"{k}\"}} {v}");
     }
+    for v in w.visibility() {
+        let p = v.protocol;
+        let _ = writeln!(
+            s,
+            "phonehome_visibility_seen_total{{protocol=\"{p}\"}} {}",
+            v.seen
+        );
+        let _ = writeln!(
+            s,
+            "phonehome_visibility_names_total{{protocol=\"{p}\"}} {}",
+            v.names
+        );
+        for (reason, n) in &v.missed {
+            let _ = writeln!(
+                s,
+                "phonehome_visibility_missed_total{{protocol=\"{p}\",reason=\"{}\"}} {n}",
+                prom_label(reason)
+            );
+        }
+    }
     for (k, v) in w.quic.pairs() {
         let _ = writeln!(s, "phonehome_quic_{k} {v}");
     }

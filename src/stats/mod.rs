@@ -167,3 +167,107 @@ fn merge_map(into: &mut BTreeMap<&'static str, u64>, from: &BTreeMap<&'static st
         *into.entry(k).or_insert(0) += v;
     }
 }
+
+/// One row of the visibility figure: for a protocol, how much was seen,
+/// how many names came out, and why the others did not.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Visibility {
+    pub protocol: &'static str,
+    /// What "seen" counts for this protocol.
+    pub unit: &'static str,
+    pub seen: u64,
+    pub names: u64,
+    /// Reasons a name was not extracted, with counts (zero counts omitted).
+    pub missed: Vec<(String, u64)>,
+}
+
+impl WorkerStats {
+    /// The visibility figure: what defenders cannot see, per protocol.
+    pub fn visibility(&self) -> Vec<Visibility> {
+        let names = |p: &str| self.names.get(p).copied().unwrap_or(0);
+        let nonzero = |v: Vec<(String, u64)>| -> Vec<(String, u64)> {
+            v.into_iter().filter(|(_, n)| *n > 0).collect()
+        };
+        let from_map = |m: &BTreeMap<&'static str, u64>| -> Vec<(String, u64)> {
+            m.iter().map(|(k, v)| ((*k).to_string(), *v)).collect()
+        };
+        let q = &self.quic;
+        let mut tls_missed = vec![("without_sni".to_string(), self.tls_hellos_without_sni)];
+        tls_missed.extend(from_map(&self.tls_malformed));
+        let mut dns_missed = from_map(&self.dns_errors);
+        dns_missed.retain(|(_, n)| *n > 0);
+        vec![
+            Visibility {
+                protocol: "dns",
+                unit: "messages",
+                seen: self.dns_messages,
+                names: names("dns"),
+                missed: nonzero(dns_missed),
+            },
+            Visibility {
+                protocol: "tls",
+                unit: "client hellos",
+                seen: self.tls_hellos + self.tls_malformed.values().sum::<u64>(),
+                names: names("tls"),
+                missed: nonzero(tls_missed),
+            },
+            Visibility {
+                protocol: "http",
+                unit: "request heads",
+                seen: self.http_requests + self.http_too_long,
+                names: names("http"),
+                missed: nonzero(vec![
+                    ("without_host".into(), self.http_requests_without_host),
+                    ("head_too_long".into(), self.http_too_long),
+                ]),
+            },
+            Visibility {
+                protocol: "quic",
+                unit: "handshakes",
+                seen: q.hellos + q.hellos_incomplete + q.decrypt_failed + q.unsupported_version,
+                names: q.sni,
+                missed: nonzero(vec![
+                    ("without_sni".into(), q.hellos_without_sni),
+                    ("decrypt_failed".into(), q.decrypt_failed),
+                    ("unsupported_version".into(), q.unsupported_version),
+                    ("incomplete_lost_initial".into(), q.hellos_incomplete),
+                    ("malformed".into(), q.hellos_malformed),
+                    ("too_long".into(), q.hellos_too_long),
+                ]),
+            },
+            Visibility {
+                protocol: "tcp",
+                unit: "stream starts given up",
+                seen: self.flow.stream_gap_abandoned + self.flow.stream_prefix_overflow,
+                names: 0,
+                missed: nonzero(vec![
+                    (
+                        "gap_never_filled_lost_segment".into(),
+                        self.flow.stream_gap_abandoned,
+                    ),
+                    ("prefix_over_limit".into(), self.flow.stream_prefix_overflow),
+                ]),
+            },
+        ]
+    }
+
+    /// The visibility figure as JSON (for `--stats`).
+    pub fn visibility_json(&self) -> serde_json::Value {
+        let rows: Vec<serde_json::Value> = self
+            .visibility()
+            .into_iter()
+            .map(|v| {
+                let missed: serde_json::Map<String, serde_json::Value> =
+                    v.missed.into_iter().map(|(k, n)| (k, n.into())).collect();
+                serde_json::json!({
+                    "protocol": v.protocol,
+                    "unit": v.unit,
+                    "seen": v.seen,
+                    "names": v.names,
+                    "missed": missed,
+                })
+            })
+            .collect();
+        serde_json::Value::Array(rows)
+    }
+}
