@@ -347,3 +347,23 @@ fn summary_shows_the_visibility_figure() {
     let dns = rows.iter().find(|r| r["protocol"] == "dns").unwrap();
     assert_eq!(dns["names"], c["dns_queries"]);
 }
+
+#[test]
+fn the_inventory_says_which_hellos_hid_their_destination_with_ech() {
+    let t = truth();
+    let want = t["names"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|n| n["expected"].is_object() && n["tls"]["ech"].as_bool() == Some(true))
+        .count() as u64;
+    let (report, _) = common::run(&[&demo()], 1);
+    let got: u64 = report
+        .inventory
+        .hosts_sorted()
+        .iter()
+        .flat_map(|h| h.names_sorted().into_iter().map(|(_, e)| e.ech()))
+        .sum();
+    assert!(want > 0);
+    assert_eq!(got, want);
+}

@@ -365,6 +365,9 @@ pub struct NameEntry {
     last_seen: TsNs,
     /// Connections to addresses this name resolved to (no name on the wire).
     correlated: u64,
+    /// Hellos (TLS or QUIC) with this name that carried encrypted_client_hello:
+    /// the name is the outer SNI, the real destination is hidden.
+    ech: u64,
     /// Those addresses (sorted, bounded by `ANSWER_MAP_MAX_NAMES_PER_ADDR`-
     /// sized lists: at most 4 kept).
     correlated_addrs: Vec<IpAddr>,
@@ -419,7 +422,13 @@ impl NameEntry {
             last_seen: ts,
             correlated: 0,
             correlated_addrs: Vec::new(),
+            ech: 0,
         }
+    }
+
+    /// Hellos with this (outer) name that carried ECH.
+    pub fn ech(&self) -> u64 {
+        self.ech
     }
 
     fn offer_rule(&mut self, rule: &Arc<Rule>) {
@@ -435,6 +444,7 @@ impl NameEntry {
     fn absorb(&mut self, o: &NameEntry) {
         self.count = self.count.saturating_add(o.count);
         self.correlated = self.correlated.saturating_add(o.correlated);
+        self.ech = self.ech.saturating_add(o.ech);
         self.channels = Channels(self.channels.0 | o.channels.0);
         self.first_seen = self.first_seen.min(o.first_seen);
         self.last_seen = self.last_seen.max(o.last_seen);
@@ -1054,9 +1064,15 @@ impl Inventory {
             &mut dropped,
         );
 
+        let ech = u64::from(matches!(
+            ev.detail,
+            crate::event::NameDetail::Tls { ech: true }
+                | crate::event::NameDetail::Quic { ech: true, .. }
+        ));
         normalize_name(&ev.name, &mut self.scratch);
         if let Some(entry) = host.names.get_mut(&self.scratch[..]) {
             entry.count += 1;
+            entry.ech += ech;
             entry.channels.insert(ev.protocol);
             entry.first_seen = entry.first_seen.min(ts);
             entry.last_seen = entry.last_seen.max(ts);
@@ -1070,6 +1086,7 @@ impl Inventory {
         } else {
             let mut e = NameEntry::new(rule, ts);
             e.count = 1;
+            e.ech = ech;
             e.channels.insert(ev.protocol);
             host.names.insert(self.scratch.as_slice().into(), e);
             self.names_total += 1;

@@ -250,6 +250,13 @@ pub fn reason(inv: &Inventory, h: &Host) -> String {
         let _ = write!(when, "; quiet since {}", crate::output::time::rfc3339(q));
     }
     parts.push(when);
+    let ech: u64 = h.names_sorted().iter().map(|(_, e)| e.ech()).sum();
+    if ech > 0 {
+        parts.push(format!(
+            "{ech} hello{} used encrypted_client_hello (the name is the outer SNI; the real destination is hidden)",
+            if ech == 1 { "" } else { "s" }
+        ));
+    }
     parts.join("; ")
 }
 

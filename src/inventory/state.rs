@@ -92,6 +92,8 @@ struct NameState {
     count: u64,
     correlated: u64,
     correlated_addrs: Vec<IpAddr>,
+    #[serde(default)]
+    ech: u64,
     channels: Vec<String>,
     first_seen: u64,
     last_seen: u64,
@@ -129,6 +131,7 @@ fn host_state(h: &Host) -> HostState {
             count: e.count,
             correlated: e.correlated,
             correlated_addrs: e.correlated_addrs.clone(),
+            ech: e.ech,
             channels: e.channels.iter().map(|p| p.as_str().to_string()).collect(),
             first_seen: e.first_seen,
             last_seen: e.last_seen,
@@ -341,6 +344,7 @@ pub fn load(r: &mut dyn Read, path: &Path) -> Result<Inventory, StateError> {
                     last_seen: ns.last_seen,
                     correlated: ns.correlated,
                     correlated_addrs: ns.correlated_addrs,
+                    ech: ns.ech,
                 },
             );
         }

@@ -221,6 +221,10 @@ pub struct NameDoc {
     pub correlated: u64,
     #[serde(default)]
     pub correlated_addrs: Vec<String>,
+    /// Hellos with this name that carried ECH: it is the outer SNI, the
+    /// real destination is hidden.
+    #[serde(default)]
+    pub ech: u64,
     pub category: String,
     pub confidence: String,
     pub rule_id: String,
@@ -335,6 +339,7 @@ fn name_doc(name: &[u8], e: &NameEntry) -> NameDoc {
             .iter()
             .map(ToString::to_string)
             .collect(),
+        ech: e.ech(),
         category: escape_to_string(e.category().as_bytes()),
         confidence: e.confidence().as_str().to_string(),
         rule_id: escape_to_string(e.rule_id().as_bytes()),
