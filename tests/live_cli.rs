@@ -232,8 +232,53 @@ fn offline_alerts() -> BTreeMap<(String, u64, String, String), u32> {
     alert_keys(&out)
 }
 
+/// Every name of a `--names` log: (protocol, client ip, client port, name).
+fn name_keys(path: &Path) -> BTreeMap<(String, String, u64, String), u32> {
+    let mut m = BTreeMap::new();
+    for l in std::fs::read_to_string(path).unwrap_or_default().lines() {
+        let v: serde_json::Value = serde_json::from_str(l).expect("JSON line");
+        if v["phonehome"]["channel"].is_string() {
+            continue; // derived alert, no name on the wire
+        }
+        let name = v["dns"]["question"]["name"]
+            .as_str()
+            .or(v["tls"]["client"]["server_name"].as_str())
+            .or(v["url"]["domain"].as_str())
+            .unwrap_or_default()
+            .to_string();
+        let k = (
+            v["network"]["protocol"].as_str().unwrap().to_string(),
+            v["source"]["ip"].as_str().unwrap().to_string(),
+            v["source"]["port"].as_u64().unwrap(),
+            name,
+        );
+        *m.entry(k).or_insert(0) += 1;
+    }
+    m
+}
+
+/// The same, from the generator's ground truth of the demo capture.
+fn truth_names() -> BTreeMap<(String, String, u64, String), u32> {
+    let t: serde_json::Value = serde_json::from_slice(
+        &std::fs::read(common::root().join("tests/data/demo.truth.json")).unwrap(),
+    )
+    .unwrap();
+    let mut m = BTreeMap::new();
+    for n in t["names"].as_array().unwrap() {
+        let k = (
+            n["protocol"].as_str().unwrap().to_string(),
+            n["client_ip"].as_str().unwrap().to_string(),
+            n["client_port"].as_u64().unwrap(),
+            n["name"].as_str().unwrap().to_string(),
+        );
+        *m.entry(k).or_insert(0) += 1;
+    }
+    m
+}
+
 fn live_equals_offline(workers: &str, extra: &[&str]) {
     let ns = Netns::new(&format!("w{workers}"));
+    let names = tmp(&format!("{}.names.jsonl", ns.name));
     let alerts = tmp(&format!("{}.jsonl", ns.name));
     let inv = tmp(&format!("{}.json", ns.name));
     let stats = tmp(&format!("{}.stats.json", ns.name));
@@ -248,6 +293,8 @@ fn live_equals_offline(workers: &str, extra: &[&str]) {
         "0",
         "--alerts",
         alerts.to_str().unwrap(),
+        "--names",
+        names.to_str().unwrap(),
         "--inventory",
         inv.to_str().unwrap(),
         "--stats",
@@ -260,6 +307,8 @@ fn live_equals_offline(workers: &str, extra: &[&str]) {
     let (code, err) = stop(child);
     assert_eq!(code, 0, "{err}");
     assert_eq!(alert_keys(&alerts), offline_alerts(), "{err}");
+    // Every name of the capture, exactly as the generator's truth has it.
+    assert_eq!(name_keys(&names), truth_names(), "{err}");
     // Inventory written on exit, with the demo's hosts.
     let v: serde_json::Value = serde_json::from_slice(&std::fs::read(&inv).unwrap()).unwrap();
     let hosts: BTreeMap<String, String> = v["hosts"]
