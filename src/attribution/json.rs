@@ -7,7 +7,7 @@ use std::io::Write as _;
 
 use crate::inventory::{Evidence, EvidenceKind};
 use crate::output::escape::write_json_str;
-use crate::output::json::{DATASET_ALERT, ECS_VERSION, SCHEMA_VERSION, write_mac};
+use crate::output::json::{DATASET_ALERT, ECS_VERSION, SCHEMA_VERSION, write_addresses};
 use crate::output::time::write_rfc3339;
 
 /// Whether `ev` is written as an alert record: DNS-correlated and KSC-port
@@ -39,24 +39,8 @@ pub fn write_evidence(ev: &Evidence, buf: &mut Vec<u8>) {
         r#"","ecs":{{"version":"{ECS_VERSION}"}},"event":{{"kind":"alert","category":["network"],"type":["connection"],"module":"phonehome","dataset":"{DATASET_ALERT}"}},"network":{{"transport":"{}""#,
         ep.transport.as_str()
     );
-    if let Some(vlan) = ep.vlan {
-        let _ = write!(buf, r#","vlan":{{"id":"{vlan}"}}"#);
-    }
-    let _ = write!(
-        buf,
-        r#"}},"source":{{"ip":"{}","port":{}"#,
-        ep.src_ip, ep.src_port
-    );
-    if let Some(mac) = ep.src_mac {
-        buf.extend_from_slice(br#","mac":""#);
-        write_mac(mac, buf);
-        buf.push(b'"');
-    }
-    let _ = write!(
-        buf,
-        r#"}},"destination":{{"ip":"{}","port":{}}},"rule":{{"id":"#,
-        ep.dst_ip, ep.dst_port
-    );
+    write_addresses(ep, buf);
+    buf.extend_from_slice(br#","rule":{"id":"#);
     write_json_str(rule_id.as_bytes(), buf);
     if let EvidenceKind::DnsCorrelated { rule, .. } = &ev.kind {
         buf.extend_from_slice(br#","name":"#);

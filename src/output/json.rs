@@ -208,6 +208,12 @@ fn write_head(
         protocol.as_str(),
         ep.transport.as_str()
     );
+    write_addresses(ep, buf);
+}
+
+/// The end of the `network` object (its VLAN), then `source` (with the
+/// MAC) and `destination`, as every record writes them.
+pub(crate) fn write_addresses(ep: &Endpoints, buf: &mut Vec<u8>) {
     if let Some(vlan) = ep.vlan {
         // ECS types network.vlan.id as a keyword (string).
         let _ = write!(buf, r#","vlan":{{"id":"{vlan}"}}"#);
