@@ -78,9 +78,15 @@ impl Netns {
     }
     /// Start phonehome and wait until it says it is capturing.
     fn spawn(&self, prog: &Path, args: &[&str]) -> Running {
+        self.spawn_via(&[], prog, args)
+    }
+
+    /// As `spawn`, with `prefix` (e.g. `setpriv ...`) before the program.
+    fn spawn_via(&self, prefix: &[&str], prog: &Path, args: &[&str]) -> Running {
         use std::io::BufRead;
         let mut child = Command::new("ip")
             .args(["netns", "exec", &self.name])
+            .args(prefix)
             .arg(prog)
             .args(args)
             .stdout(Stdio::null())
@@ -683,23 +689,19 @@ fn runs_unprivileged_with_only_cap_net_raw_and_explains_missing_privilege() {
     let ns = Netns::new("cap");
     let alerts = tmp(&format!("{}.jsonl", ns.name));
     // Only CAP_NET_RAW, as user nobody (the systemd unit's setup).
-    let child = Command::new("ip")
-        .args([
-            "netns",
-            "exec",
-            &ns.name,
+    let alerts_s = alerts.to_str().unwrap();
+    let run = ns.spawn_via(
+        &[
             "setpriv",
             "--reuid=nobody",
             "--regid=nogroup",
-        ])
-        .args([
             "--clear-groups",
             "--inh-caps=+net_raw",
             "--ambient-caps=+net_raw",
-        ])
-        .args(["--bounding-set=-all,+net_raw"])
-        .arg(&bin)
-        .args([
+            "--bounding-set=-all,+net_raw",
+        ],
+        &bin,
+        &[
             "live",
             "-i",
             "ph-cap",
@@ -707,38 +709,9 @@ fn runs_unprivileged_with_only_cap_net_raw_and_explains_missing_privilege() {
             "0",
             "--every-sighting",
             "--alerts",
-        ])
-        .arg(&alerts)
-        .stdout(Stdio::null())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let run = {
-        use std::io::BufRead;
-        let mut child = child;
-        let err = Arc::new(Mutex::new(String::new()));
-        let stderr = child.stderr.take().unwrap();
-        let sink = Arc::clone(&err);
-        let reader = std::thread::spawn(move || {
-            for line in std::io::BufReader::new(stderr)
-                .lines()
-                .map_while(Result::ok)
-            {
-                sink.lock().unwrap().push_str(&(line + "\n"));
-            }
-        });
-        let deadline = Instant::now() + Duration::from_secs(15);
-        while !err.lock().unwrap().contains("capturing on") {
-            assert!(Instant::now() < deadline, "{}", err.lock().unwrap());
-            assert!(
-                child.try_wait().unwrap().is_none(),
-                "{}",
-                err.lock().unwrap()
-            );
-            std::thread::sleep(Duration::from_millis(50));
-        }
-        Running { child, err, reader }
-    };
+            alerts_s,
+        ],
+    );
     ns.replay(&demo());
     std::thread::sleep(Duration::from_millis(500));
     let (code, err) = stop(run);
