@@ -403,10 +403,14 @@ fn open_outputs(o: &OutputArgs, live: bool) -> Result<Outputs> {
         alerts: false,
         names: false,
         dns_answers: true,
+        names_log: false,
     };
     // The names log has every sighting, alerts included: it is the passive
     // DNS/SNI record, not an alert stream.
-    for (dest, filter) in [(&o.names, Filter::BOTH), (&o.dns_answers, answers_only)] {
+    for (dest, filter) in [
+        (&o.names, Filter::NAMES_LOG),
+        (&o.dns_answers, answers_only),
+    ] {
         if let Some(d) = dest {
             claim_stdout(&d.to_string_lossy())?;
             let s = if live {

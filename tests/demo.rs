@@ -229,6 +229,13 @@ fn cli_outputs_are_pinned_by_golden_files() {
         );
         golden("demo.alerts.jsonl", &std::fs::read(&alerts).unwrap());
         golden("demo.names.jsonl", &std::fs::read(&names).unwrap());
+        // The names log: every name of the capture once, as a name record.
+        let log = std::fs::read_to_string(&names).unwrap();
+        assert_eq!(
+            log.lines().count() as u64,
+            truth()["counts"]["names"].as_u64().unwrap()
+        );
+        assert!(log.lines().all(|l| l.contains(r#""kind":"event""#)));
     }
     golden("demo.inventory.json", &std::fs::read(&inv_json).unwrap());
     // The default alert policy: first sightings at once, hourly roll-ups.

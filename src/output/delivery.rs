@@ -621,7 +621,10 @@ impl EventSink for FileAlertSink {
             return Ok(());
         }
         self.line.clear();
-        json::write(ev, &mut self.line);
+        match ev {
+            Event::Name(n) if self.filter.names_log => json::write_name_record(n, &mut self.line),
+            _ => json::write(ev, &mut self.line),
+        }
         self.write_line()
     }
 

@@ -101,12 +101,23 @@ pub fn write(ev: &Event, buf: &mut Vec<u8>) {
 /// `destination`, then `dns` (DNS) or `tls` (TLS, QUIC) or `url` + `http`
 /// (HTTP), then `rule` (alerts only), then `phonehome`.
 pub fn write_event(ev: &NameEvent, buf: &mut Vec<u8>) {
-    let dataset = if ev.rule.is_some() {
+    write_name(ev, ev.rule.is_some(), buf)
+}
+
+/// Appends `ev` as a names-log record (`--names`): `event.kind: event`,
+/// dataset `phonehome.name`, whether it matched or not (a matched name keeps
+/// its `rule` fields and confidence).
+pub fn write_name_record(ev: &NameEvent, buf: &mut Vec<u8>) {
+    write_name(ev, false, buf)
+}
+
+fn write_name(ev: &NameEvent, as_alert: bool, buf: &mut Vec<u8>) {
+    let dataset = if as_alert {
         DATASET_ALERT
     } else {
         DATASET_NAME
     };
-    let kind = if ev.rule.is_some() { "alert" } else { "event" };
+    let kind = if as_alert { "alert" } else { "event" };
     write_head(ev.ts, kind, dataset, ev.protocol, &ev.endpoints, buf);
 
     match &ev.detail {

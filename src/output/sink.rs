@@ -49,6 +49,10 @@ pub struct Filter {
     pub names: bool,
     /// DNS answer records (`phonehome.dns_answer`).
     pub dns_answers: bool,
+    /// The names log (`--names`): every name event, matched or not, written
+    /// as a `phonehome.name` record (`event.kind: event`; the rule fields
+    /// stay on matched names). Overrides `alerts` and `names` for names.
+    pub names_log: bool,
 }
 
 impl Filter {
@@ -56,26 +60,39 @@ impl Filter {
         alerts: true,
         names: false,
         dns_answers: false,
+        names_log: false,
     };
     pub const NAMES: Filter = Filter {
         alerts: false,
         names: true,
         dns_answers: false,
+        names_log: false,
     };
     /// Alerts and unmatched names.
     pub const BOTH: Filter = Filter {
         alerts: true,
         names: true,
         dns_answers: false,
+        names_log: false,
     };
     pub const ALL: Filter = Filter {
         alerts: true,
         names: true,
         dns_answers: true,
+        names_log: false,
+    };
+
+    /// The names log: every name as a name record, nothing else.
+    pub const NAMES_LOG: Filter = Filter {
+        alerts: false,
+        names: false,
+        dns_answers: false,
+        names_log: true,
     };
 
     pub fn accepts(&self, ev: &Event) -> bool {
         match ev {
+            Event::Name(_) if self.names_log => true,
             Event::Name(n) if n.rule.is_some() => self.alerts,
             Event::Name(_) => self.names,
             Event::DnsAnswer(_) => self.dns_answers,
@@ -162,7 +179,10 @@ impl EventSink for JsonLinesSink {
             return Ok(());
         }
         self.line.clear();
-        json::write(ev, &mut self.line);
+        match ev {
+            Event::Name(n) if self.filter.names_log => json::write_name_record(n, &mut self.line),
+            _ => json::write(ev, &mut self.line),
+        }
         self.out.write_all(&self.line)?;
         self.written += 1;
         Ok(())
