@@ -197,6 +197,8 @@ fn pass(w: &mut Worker, pkts: &Packets, shift_ns: u64, out: &mut Vec<Event>, tra
         // The output vector is the caller's: emptied (capacity kept) so its
         // growth is not counted against the worker.
         out.clear();
+        // Counters of the sub-stages are copied on demand (not per packet).
+        w.sync_stats();
         let expired = w.stats.flow.flows_expired;
         if trace {
             TRACES.with(|v| v.borrow_mut().clear());
@@ -209,6 +211,7 @@ fn pass(w: &mut Worker, pkts: &Packets, shift_ns: u64, out: &mut Vec<Event>, tra
             TRACE_LEFT.with(|t| t.set(0));
         }
         r.packets += 1;
+        w.sync_stats();
         if !out.is_empty() {
             r.eventful += 1;
             r.eventful_allocs += n;

@@ -415,6 +415,7 @@ fn capture_thread(
         }
         if last_publish.elapsed() >= limits::LIVE_PUBLISH_INTERVAL {
             last_publish = Instant::now();
+            w.sync_stats();
             publish(&w, &mut src, qdrops, edrops, &error, false);
         }
     }

@@ -221,7 +221,6 @@ impl Worker {
             WorkerStats::bump(&mut self.stats.decode_errors, e.label());
         }
         self.defrag_out = [buf, spare];
-        self.stats.defrag = self.defrag.stats;
     }
 
     /// Everything after decoding: flow, extract, match.
@@ -288,19 +287,25 @@ impl Worker {
                 );
             }
         }
+    }
+
+    /// Copy the sub-stages' counters (flow table, UDP flows, fragments,
+    /// QUIC) into `stats`. Call before reading `stats`; kept off the
+    /// per-packet path.
+    pub fn sync_stats(&mut self) {
         self.stats.flows_active = self.flows.len() as u64;
         self.stats.flow = self.flows.stats.clone();
+        self.stats.udp = self.udp_flows.stats;
+        self.stats.defrag = self.defrag.stats;
+        self.stats.quic = self.scratch.quic.stats;
     }
 
     /// End of input: forget every flow (incomplete prefixes yield nothing).
     pub fn finish(&mut self) {
         self.defrag.clear();
-        self.stats.defrag = self.defrag.stats;
         self.flows.clear();
         self.scratch.quic.clear();
-        self.stats.quic = self.scratch.quic.stats;
-        self.stats.flows_active = 0;
-        self.stats.flow = self.flows.stats.clone();
+        self.sync_stats();
     }
 }
 
@@ -326,7 +331,6 @@ fn udp(d: &Decoded<'_>, em: &mut Emit<'_>, scratch: &mut Scratch) {
                 ech: n.ech,
             })
         });
-        em.stats.quic = scratch.quic.stats;
     }
 }
 

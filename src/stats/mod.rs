@@ -76,6 +76,8 @@ pub struct WorkerStats {
     pub flows_active: u64,
     /// IP fragment reassembly (`flow::defrag`).
     pub defrag: DefragStats,
+    /// UDP flow starts (`flow::udp`).
+    pub udp: crate::flow::udp::UdpFlowStats,
     /// QUIC Initials: decryption, CRYPTO reassembly, hellos (see
     /// `extract::quic::QuicStats`).
     pub quic: QuicStats,
@@ -105,6 +107,9 @@ impl WorkerStats {
         self.flow.merge(&o.flow);
         self.flows_active += o.flows_active;
         self.defrag.merge(&o.defrag);
+        self.udp.udp_flows_started += o.udp.udp_flows_started;
+        self.udp.udp_flows_expired += o.udp.udp_flows_expired;
+        self.udp.udp_flows_evicted += o.udp.udp_flows_evicted;
         self.quic.merge(&o.quic);
     }
 
@@ -126,6 +131,18 @@ impl WorkerStats {
             defrag.insert(k.to_string(), v.into());
         }
         flow.insert("defrag".into(), defrag.into());
+        flow.insert(
+            "udp_flows_started".into(),
+            self.udp.udp_flows_started.into(),
+        );
+        flow.insert(
+            "udp_flows_expired".into(),
+            self.udp.udp_flows_expired.into(),
+        );
+        flow.insert(
+            "udp_flows_evicted".into(),
+            self.udp.udp_flows_evicted.into(),
+        );
         let mut quic = serde_json::Map::new();
         for (k, v) in self.quic.pairs() {
             quic.insert(k.to_string(), v.into());
