@@ -7,14 +7,12 @@
 
 mod common;
 
-use std::collections::{BTreeMap, HashSet};
+use std::collections::BTreeMap;
 use std::net::IpAddr;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::sync::{Arc, OnceLock};
 
 use phonehome::attribution::{AttributionConfig, Attributor, json as evidence_json};
-use phonehome::capture::{FileSource, Source};
-use phonehome::decode::{self, L4, TcpInfo};
 use phonehome::event::{Endpoints, Event, FlowStartEvent, Transport};
 use phonehome::inventory::{self, Channel, Evidence, Inventory, Limits, Role};
 use phonehome::output::inventory_file::{InventoryDoc, inventory_doc};
@@ -35,50 +33,6 @@ fn office_capture() -> &'static (PathBuf, OfficeTruth) {
         let truth = office::generate(std::io::BufWriter::new(f)).expect("generate office");
         (path, truth)
     })
-}
-
-/// Flow starts as the worker defines them (a TCP SYN without ACK; the
-/// first UDP datagram of a 5-tuple, either direction), read straight from
-/// the capture. Used only while the worker does not emit them itself.
-fn derive_flow_starts(path: &Path) -> Vec<Event> {
-    let mut src = FileSource::open(path).expect("open capture");
-    let mut seen_udp: HashSet<(IpAddr, u16, IpAddr, u16)> = HashSet::new();
-    let mut out = Vec::new();
-    let mut packet = 0u64;
-    while let Some(p) = src.next_packet().expect("readable capture") {
-        packet += 1;
-        let Ok(d) = decode::decode(p.linktype, p.data) else {
-            continue;
-        };
-        let transport = match d.l4 {
-            L4::Tcp(t) if t.flags & TcpInfo::SYN != 0 && t.flags & TcpInfo::ACK == 0 => {
-                Transport::Tcp
-            }
-            L4::Udp => {
-                let fwd = (d.src_ip, d.src_port, d.dst_ip, d.dst_port);
-                let rev = (d.dst_ip, d.dst_port, d.src_ip, d.src_port);
-                if seen_udp.contains(&rev) || !seen_udp.insert(fwd) {
-                    continue;
-                }
-                Transport::Udp
-            }
-            L4::Tcp(_) => continue,
-        };
-        out.push(Event::FlowStart(FlowStartEvent {
-            ts: p.ts_ns,
-            packet,
-            endpoints: Endpoints {
-                transport,
-                src_ip: d.src_ip,
-                src_port: d.src_port,
-                dst_ip: d.dst_ip,
-                dst_port: d.dst_port,
-                src_mac: d.src_mac,
-                vlan: d.vlan,
-            },
-        }));
-    }
-    out
 }
 
 fn packet_of(e: &Event) -> (u64, u8) {
@@ -115,10 +69,11 @@ fn run_office(workers: usize, worker: WorkerConfig) -> Outcome {
     );
     assert!(!report.input_failed());
     let mut events = c.0.lock().expect("not poisoned").clone();
-    if !events.iter().any(|e| matches!(e, Event::FlowStart(_))) {
-        // The worker does not emit flow starts yet: derive them.
-        events.extend(derive_flow_starts(path));
-    }
+    // KSC ports and DNS-answer attribution need the worker's flow starts.
+    assert!(
+        !worker.emit_flow_starts || events.iter().any(|e| matches!(e, Event::FlowStart(_))),
+        "the worker emitted no flow start"
+    );
     events.sort_by_key(packet_of);
     let mut att = Attributor::new(AttributionConfig::default());
     let mut inv = Inventory::new();
@@ -131,7 +86,15 @@ fn run_office(workers: usize, worker: WorkerConfig) -> Outcome {
 
 fn default_run() -> &'static Outcome {
     static RUN: OnceLock<Outcome> = OnceLock::new();
-    RUN.get_or_init(|| run_office(2, WorkerConfig::default()))
+    RUN.get_or_init(|| {
+        run_office(
+            2,
+            WorkerConfig {
+                emit_flow_starts: true,
+                ..WorkerConfig::default()
+            },
+        )
+    })
 }
 
 fn ip(d: u8) -> IpAddr {
@@ -320,7 +283,16 @@ fn periodic_products_and_an_irregular_person() {
 #[test]
 fn same_result_with_one_worker_and_with_every_name_and_answer() {
     let a = inventory_doc(&default_run().inv);
-    let b = inventory_doc(&run_office(1, WorkerConfig::default()).inv);
+    let b = inventory_doc(
+        &run_office(
+            1,
+            WorkerConfig {
+                emit_flow_starts: true,
+                ..WorkerConfig::default()
+            },
+        )
+        .inv,
+    );
     assert_eq!(a, b, "worker count must not change attribution");
     let c: InventoryDoc = inventory_doc(
         &run_office(

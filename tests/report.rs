@@ -9,72 +9,25 @@
 
 mod common;
 
-use std::collections::{BTreeSet, HashSet};
-use std::net::IpAddr;
-use std::path::{Path, PathBuf};
+use std::collections::BTreeSet;
+use std::path::PathBuf;
 use std::process::{Command, Stdio};
 use std::sync::{Arc, OnceLock};
 use std::time::{Duration, Instant};
 
-use phonehome::attribution::{AttributionConfig, Attributor};
-use phonehome::capture::{FileSource, Source};
-use phonehome::decode::{self, L4, TcpInfo};
-use phonehome::event::{Endpoints, Event, FlowStartEvent, Transport};
+use phonehome::attribution::AttributionConfig;
 use phonehome::inventory::Inventory;
 use phonehome::output::inventory_file::{InventoryDoc, inventory_doc, write_doc_json};
 use phonehome::report::{self, CHANNEL_COLOURS, Format, Input, PLOT_BACKGROUND};
 use phonehome::runtime::{self, RuntimeConfig, WorkerConfig};
 use phonehome::signatures::SignatureSet;
 
-use common::{Collect, root};
+use common::root;
 
 fn tmp_dir(tag: &str) -> PathBuf {
     let d = std::env::temp_dir().join(format!("phonehome-report-{tag}-{}", std::process::id()));
     std::fs::create_dir_all(&d).expect("temp dir");
     d
-}
-
-/// Flow starts read from the capture (TCP SYN without ACK, first UDP
-/// datagram of a 5-tuple), while the worker does not emit them itself.
-fn derive_flow_starts(path: &Path) -> Vec<Event> {
-    let mut src = FileSource::open(path).expect("open capture");
-    let mut seen: HashSet<(IpAddr, u16, IpAddr, u16)> = HashSet::new();
-    let mut out = Vec::new();
-    let mut packet = 0u64;
-    while let Some(p) = src.next_packet().expect("readable capture") {
-        packet += 1;
-        let Ok(d) = decode::decode(p.linktype, p.data) else {
-            continue;
-        };
-        let transport = match d.l4 {
-            L4::Tcp(t) if t.flags & TcpInfo::SYN != 0 && t.flags & TcpInfo::ACK == 0 => {
-                Transport::Tcp
-            }
-            L4::Udp => {
-                let rev = (d.dst_ip, d.dst_port, d.src_ip, d.src_port);
-                if seen.contains(&rev) || !seen.insert((d.src_ip, d.src_port, d.dst_ip, d.dst_port))
-                {
-                    continue;
-                }
-                Transport::Udp
-            }
-            L4::Tcp(_) => continue,
-        };
-        out.push(Event::FlowStart(FlowStartEvent {
-            ts: p.ts_ns,
-            packet,
-            endpoints: Endpoints {
-                transport,
-                src_ip: d.src_ip,
-                src_port: d.src_port,
-                dst_ip: d.dst_ip,
-                dst_port: d.dst_port,
-                src_mac: d.src_mac,
-                vlan: d.vlan,
-            },
-        }));
-    }
-    out
 }
 
 /// The office capture through the pipeline and the attribution engine.
@@ -86,34 +39,19 @@ fn office_inventory() -> &'static Inventory {
         let f = std::fs::File::create(&path).expect("create");
         phonehome::traffic::office::generate(std::io::BufWriter::new(f)).expect("generate");
         let sigs = Arc::new(SignatureSet::builtin().expect("builtin"));
-        let c = Collect::default();
+        // The runtime's own attribution, as `phonehome read` runs it.
         let cfg = RuntimeConfig {
             workers: 2,
-            worker: WorkerConfig::default(),
+            worker: WorkerConfig {
+                emit_flow_starts: true,
+                ..WorkerConfig::default()
+            },
             progress: false,
-            attribution: None,
+            attribution: Some(AttributionConfig::default()),
         };
-        runtime::run_offline(
-            std::slice::from_ref(&path),
-            Arc::clone(&sigs),
-            &cfg,
-            vec![Box::new(c.clone())],
-        );
-        let mut events = c.0.lock().expect("not poisoned").clone();
-        if !events.iter().any(|e| matches!(e, Event::FlowStart(_))) {
-            events.extend(derive_flow_starts(&path));
-        }
-        events.sort_by_key(|e| match e {
-            Event::FlowStart(f) => (f.packet, 0),
-            Event::Name(n) => (n.packet, 1),
-            Event::DnsAnswer(a) => (a.packet, 2),
-        });
-        let mut att = Attributor::new(AttributionConfig::default());
-        let mut inv = Inventory::new();
-        let mut ev = Vec::new();
-        for e in &events {
-            att.on_event(e, &sigs, &mut inv, &mut ev);
-        }
+        let report = runtime::run_offline(std::slice::from_ref(&path), sigs, &cfg, Vec::new());
+        assert!(!report.input_failed());
+        let inv = report.inventory;
         let _ = std::fs::remove_dir_all(&dir);
         inv
     })

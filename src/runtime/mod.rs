@@ -483,15 +483,17 @@ impl OutputStage {
                 }
             }
         }
-        // Flow starts feed attribution only.
-        if !matches!(ev, Event::FlowStart(_)) {
-            for s in self.sinks.iter_mut() {
-                if let Err(e) = s.event(ev)
-                    && self.errors.len() < 16
-                {
-                    self.errors.push(e.to_string());
-                }
+        // Every sink sees every event and writes what its filter accepts
+        // (flow starts: none of the product's sinks; test collectors keep
+        // them). Flow starts are not output records: not counted.
+        for s in self.sinks.iter_mut() {
+            if let Err(e) = s.event(ev)
+                && self.errors.len() < 16
+            {
+                self.errors.push(e.to_string());
             }
+        }
+        if !matches!(ev, Event::FlowStart(_)) {
             self.written += 1;
         }
         for e in self.evidence.drain(..) {
