@@ -199,15 +199,61 @@ fn read_file(path: &Path) -> (Vec<Pkt>, Option<CaptureError>) {
     drain(&mut src)
 }
 
+/// Reads packets with `next_located_batch`, `max` at a time, holding each
+/// batch's buffer while its packets are copied out (as the runtime does).
+fn drain_batched(src: &mut FileSource, max: usize) -> (Vec<Pkt>, Option<CaptureError>) {
+    let mut out = Vec::new();
+    let mut locs = Vec::new();
+    loop {
+        locs.clear();
+        match src.next_located_batch(&mut locs, max) {
+            Ok(0) => {
+                assert_eq!(
+                    src.next_located_batch(&mut locs, max).unwrap(),
+                    0,
+                    "not fused at end"
+                );
+                return (out, None);
+            }
+            Ok(n) => {
+                assert_eq!(n, locs.len());
+                assert!(n <= max.max(1), "{n} packets for a batch of {max}");
+                let buf = src.buffer();
+                for l in &locs {
+                    out.push(Pkt {
+                        ts: l.ts_ns,
+                        lt: l.linktype,
+                        data: buf[l.off..l.off + l.len].to_vec(),
+                        orig: l.orig_len,
+                    });
+                }
+                assert_eq!(src.packets_read(), out.len() as u64);
+            }
+            Err(e) => {
+                assert_eq!(e.packets_before(), out.len() as u64);
+                return (out, Some(e));
+            }
+        }
+    }
+}
+
 /// Reads bytes as a file, plain and gzip-compressed, with the default and a
-/// tiny buffer; all four must agree. Returns the plain result.
+/// tiny buffer, and in batches; all must agree. Returns the plain result.
 fn read_all_ways(name: &str, bytes: &[u8]) -> (Vec<Pkt>, Result<(), CaptureError>) {
     let plain = write_tmp(name, bytes);
     let gz = write_tmp(&format!("{name}.gz"), &gzip(bytes));
     let open = |p: &Path| FileSource::open(p).map(|mut s| drain(&mut s));
     let small = FileSource::from_reader_with_buffer(name, std::io::Cursor::new(bytes.to_vec()), 32)
         .map(|mut s| drain(&mut s));
-    let results = [open(&plain), open(&gz), small];
+    let batched =
+        |p: &Path, max: usize| FileSource::open(p).map(|mut s| drain_batched(&mut s, max));
+    let results = [
+        open(&plain),
+        open(&gz),
+        small,
+        batched(&plain, 256),
+        batched(&gz, 3),
+    ];
     let key = |r: &Result<(Vec<Pkt>, Option<CaptureError>), CaptureError>| match r {
         Ok((p, e)) => (
             p.clone(),
@@ -1163,4 +1209,187 @@ fn file_source_is_send() {
     fn assert_send<T: Send>() {}
     assert_send::<FileSource>();
     assert_send::<CaptureError>();
+}
+
+// ---------------------------------------------------------------------------
+// Zero-copy hand-off: `next_located` and the shared read buffers
+// ---------------------------------------------------------------------------
+
+/// A multi-MB capture of `n` packets of 40–1540 bytes; pcapng if `ng`.
+fn generated_capture(n: u32, ng: bool) -> Vec<u8> {
+    let mut rng = Rng(0x0123_4567_89ab_cdef);
+    let mut f = if ng {
+        let mut f = shb(false);
+        f.extend(idb(false, 1, 0, &[]));
+        f
+    } else {
+        pcap_header(0xA1B2_C3D4, false, 65535, 1)
+    };
+    for i in 0..n {
+        let data = frame(i as u8, 40 + rng.below(1500));
+        let orig = data.len() as u32 + (i % 3);
+        if ng {
+            f.extend(epb(false, 0, 1_000_000 + u64::from(i), &data, orig, &[]));
+        } else {
+            pcap_record(&mut f, false, 1_700_000_000 + i, i % 1_000_000, &data, orig);
+        }
+    }
+    f
+}
+
+/// Reads `src` with `next_located`; `hold` buffers (the newest) are kept
+/// alive the way workers keep theirs. Each buffer's bytes are snapshotted
+/// when first seen and must be unchanged when its packets are read back,
+/// after the source has moved on. Returns the packets, the error, and how
+/// many times the buffer changed and how many distinct buffers were seen.
+fn drain_located(
+    src: &mut FileSource,
+    hold: usize,
+) -> (Vec<Pkt>, Option<CaptureError>, usize, usize) {
+    use phonehome::capture::Located;
+    use std::sync::Arc;
+    type Held = (Arc<Vec<u8>>, Vec<u8>, Vec<Located>);
+    let mut held: std::collections::VecDeque<Held> = Default::default();
+    let mut out = Vec::new();
+    let mut switches = 0;
+    let mut seen = std::collections::HashSet::new();
+    let release = |h: Held, out: &mut Vec<Pkt>| {
+        let (buf, snapshot, locs) = h;
+        assert!(*buf == snapshot, "a held buffer was written to");
+        for l in locs {
+            out.push(Pkt {
+                ts: l.ts_ns,
+                lt: l.linktype,
+                data: buf[l.off..l.off + l.len].to_vec(),
+                orig: l.orig_len,
+            });
+        }
+    };
+    let err = loop {
+        match src.next_located() {
+            Ok(Some(l)) => {
+                let buf = src.buffer();
+                if !held.back().is_some_and(|h| Arc::ptr_eq(&h.0, buf)) {
+                    if !held.is_empty() {
+                        switches += 1;
+                    }
+                    seen.insert(Arc::as_ptr(buf) as usize);
+                    held.push_back((Arc::clone(buf), buf.to_vec(), Vec::new()));
+                }
+                held.back_mut().unwrap().2.push(l);
+                while held.len() > hold.max(1) {
+                    release(held.pop_front().unwrap(), &mut out);
+                }
+            }
+            Ok(None) => {
+                assert!(src.next_located().unwrap().is_none(), "not fused at end");
+                break None;
+            }
+            Err(e) => break Some(e),
+        }
+    };
+    while let Some(h) = held.pop_front() {
+        release(h, &mut out);
+    }
+    (out, err, switches, seen.len())
+}
+
+#[test]
+fn located_packets_match_next_packet_with_every_buffer_held() {
+    for ng in [false, true] {
+        let f = generated_capture(12_000, ng);
+        assert!(f.len() > 8 << 20, "{}", f.len());
+        let p = write_tmp(if ng { "gen.pcapng" } else { "gen.pcap" }, &f);
+        let (want, err) = read_file(&p);
+        assert!(err.is_none(), "{}", err.unwrap());
+        assert_eq!(want.len(), 12_000);
+        let mut src = FileSource::open(&p).unwrap();
+        let (got, err, switches, distinct) = drain_located(&mut src, usize::MAX);
+        assert!(err.is_none(), "{}", err.unwrap());
+        assert_eq!(src.packets_read(), 12_000);
+        assert!(got == want, "ng={ng}: packets differ");
+        // Every buffer was held, so the source moved to a fresh one each time.
+        assert!(switches >= 30, "{switches}");
+        assert_eq!(distinct, switches + 1);
+    }
+}
+
+#[test]
+fn held_buffers_keep_their_bytes_and_errors_come_after_good_packets() {
+    // Cut inside the last record: every good packet, then the error, with
+    // the same offset and count as next_packet gives, buffers untouched.
+    let f = generated_capture(6_000, false);
+    let cut = &f[..f.len() - 10];
+    let (want, err) = read_all_ways("gen-cut.pcap", cut);
+    let want_err = expect_err(err);
+    for hold in [1, 2, 5, usize::MAX] {
+        let mut src = FileSource::open(&tmp_dir().join("gen-cut.pcap")).unwrap();
+        let (got, err, _, _) = drain_located(&mut src, hold);
+        let e = err.expect("an error at the cut");
+        assert_eq!(e.to_string(), want_err.to_string());
+        assert_eq!(e.packets_before(), want.len() as u64);
+        assert!(got == want, "hold {hold}: packets differ");
+        // Fused after the error.
+        assert!(src.next_located().unwrap().is_none());
+    }
+}
+
+#[test]
+fn dropped_buffers_are_reused() {
+    let f = generated_capture(12_000, false);
+    // Workers that let go promptly: at most two buffers held at a time.
+    let mut src = FileSource::from_reader("gen.pcap", std::io::Cursor::new(f.clone())).unwrap();
+    let (got, err, switches, distinct) = drain_located(&mut src, 2);
+    assert!(err.is_none(), "{}", err.unwrap());
+    assert_eq!(got.len(), 12_000);
+    assert!(switches >= 30, "{switches}");
+    assert!(
+        distinct <= 4,
+        "{distinct} distinct buffers for {switches} switches"
+    );
+    // Nobody holding the buffer: compaction in place, a single buffer.
+    let mut src = FileSource::from_reader("gen.pcap", std::io::Cursor::new(f)).unwrap();
+    let first = std::sync::Arc::as_ptr(src.buffer());
+    let mut n = 0;
+    while src.next_packet().unwrap().is_some() {
+        n += 1;
+    }
+    assert_eq!(n, 12_000);
+    assert_eq!(std::sync::Arc::as_ptr(src.buffer()), first);
+}
+
+#[test]
+fn located_with_tiny_buffer_grows_for_big_records() {
+    let sizes = [10usize, 100_000, 7, 200 * 1024, 3000, 150_000, 1];
+    let mut pcap = pcap_header(0xA1B2_C3D4, false, 262_144, 1);
+    let mut ng = shb(false);
+    ng.extend(idb(false, 1, 0, &[]));
+    let mut want = Vec::new();
+    for (i, &n) in sizes.iter().enumerate() {
+        let data = frame(i as u8, n);
+        pcap_record(&mut pcap, false, i as u32, 0, &data, n as u32);
+        ng.extend(epb(false, 0, i as u64 * 1_000_000, &data, n as u32, &[]));
+        want.push(data);
+    }
+    for (name, bytes) in [("big.pcap", pcap), ("big.pcapng", ng)] {
+        for gz in [false, true] {
+            for hold in [1, usize::MAX] {
+                let input = if gz { gzip(&bytes) } else { bytes.clone() };
+                let mut src =
+                    FileSource::from_reader_with_buffer(name, std::io::Cursor::new(input), 64)
+                        .unwrap();
+                assert_eq!(src.is_gzip(), gz);
+                let (got, err, _, _) = drain_located(&mut src, hold);
+                assert!(err.is_none(), "{name} gz={gz}: {}", err.unwrap());
+                let data: Vec<Vec<u8>> = got.iter().map(|p| p.data.clone()).collect();
+                assert!(data == want, "{name} gz={gz} hold={hold}: packets differ");
+                for (i, p) in got.iter().enumerate() {
+                    assert_eq!(p.ts, i as u64 * 1_000_000_000, "{name}");
+                }
+                // Grew to hold the biggest record, not past the block limit.
+                assert!(src.buffer().len() >= 200 * 1024 + 16);
+                assert!(src.buffer().len() <= phonehome::config::limits::CAPTURE_MAX_BLOCK_LEN);
+            }
+        }
+    }
 }

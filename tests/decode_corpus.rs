@@ -265,10 +265,11 @@ fn excused(tags: &BTreeSet<String>, e: DecodeError) -> bool {
         // `decode` hands fragments to the reassembler (flow::defrag); the
         // corpus_oracle test checks the names behind them.
         DecodeError::IpFragment => has("ipv4-fragments") || has("ipv6-fragments"),
-        // Fuzzed files hold datagrams whose lengths lie (e.g. a UDP length
-        // beyond the IP payload). tshark dissects them anyway; `decode`
+        // Fuzzed files hold packets whose lengths lie (an IP or TCP header
+        // longer than the packet). tshark dissects them anyway; `decode`
         // counts them as malformed, as the receiving host's stack would
-        // drop them.
+        // drop them. (A UDP length beyond the IP payload is decoded, with
+        // the `udp_length_overrun` anomaly.)
         DecodeError::MalformedIp | DecodeError::MalformedUdp | DecodeError::MalformedTcp => {
             has("fuzzed")
         }

@@ -494,18 +494,6 @@ const KNOWN_DIFFERENCES: &[(&str, &str, &str)] = &[
         "dnsq MISSED sip.cybercrty.dk/1",
         "fuzzed name",
     ),
-    // The Host value holds a NUL byte: TShark cuts the string there, we
-    // keep the raw bytes (the output layer escapes them).
-    (
-        "ndpi__fuzz-2006-09-29-28586.pcap",
-        "http MISSED %s",
-        "NUL in Host",
-    ),
-    (
-        "ndpi__fuzz-2006-09-29-28586.pcap",
-        "http EXTRA %s?2.20.3.5",
-        "NUL in Host",
-    ),
     // HTTP inside Teredo: TShark's oracle has no http.host for it; the
     // request is there (`GET / HTTP/1.1`, `Host: ipv6.google.com`).
     (

@@ -13,14 +13,17 @@ use std::io::{BufRead, BufReader, Read};
 use std::net::{IpAddr, Ipv4Addr, TcpListener, TcpStream, UdpSocket};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
-use std::sync::atomic::{AtomicU32, Ordering};
+use std::sync::atomic::{AtomicU32, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::thread;
 use std::time::{Duration, Instant};
 
+use phonehome::attribution::{AttributionConfig, json as evidence_json};
 use phonehome::event::{Endpoints, Event, NameDetail, NameEvent, Protocol, Transport};
+use phonehome::inventory::{Evidence, EvidenceKind};
 use phonehome::output::delivery::{AlertSink, DropReason, SinkCounters, SinkOptions, SyslogFormat};
 use phonehome::output::escape;
+use phonehome::output::policy::{AlertPolicy, PolicySink, Rollup};
 use phonehome::output::sink::EventSink;
 use phonehome::output::{cef, open_sink};
 use phonehome::runtime::{self, RuntimeConfig, WorkerConfig};
@@ -175,7 +178,9 @@ fn make_certs(dir: &Path) -> Certs {
 
 /// rsyslogd as a child process: UDP, TCP and TLS inputs on 127.0.0.1,
 /// each writing the raw messages it receives, one per line, to its own
-/// file in `dir`.
+/// file in `dir`. The UDP input gets a 4 MiB receive buffer: with the
+/// tests running in parallel rsyslog can fall behind, and the default
+/// buffer (about 200 KiB) then overflows and loses datagrams.
 struct Rsyslog {
     child: Option<Child>,
     conf: PathBuf,
@@ -203,7 +208,7 @@ impl Rsyslog {
 module(load="imudp")
 module(load="imtcp" maxSessions="100")
 template(name="raw" type="string" string="%rawmsg%\n")
-input(type="imudp" address="127.0.0.1" port="{udp}" ruleset="udp")
+input(type="imudp" address="127.0.0.1" port="{udp}" ruleset="udp" rcvbufSize="4m")
 input(type="imtcp" address="127.0.0.1" port="{tcp}" ruleset="tcp")
 input(type="imtcp" address="127.0.0.1" port="{tls}" ruleset="tls"
       streamDriver.name="gtls" streamDriver.mode="1" streamDriver.authMode="anon")
@@ -1171,6 +1176,541 @@ fn rollups_reach_the_collector_and_account_for_every_sighting() {
                     .and_then(|v| v.parse().ok())
             };
             assert_eq!(count.map(|c| c.to_string()).as_ref(), m.sd.get("count"));
+        }
+    }
+}
+
+// ---------------------------------------------------------------------
+// Derived alerts of the attribution stage (`dns-correlated`, `ksc-port`).
+
+/// What the output stage hands the alert sinks behind the policy: the
+/// derived alerts, and how many records (alerts, roll-ups, derived alerts)
+/// in all.
+#[derive(Clone, Default)]
+struct Records {
+    derived: Arc<Mutex<Vec<Evidence>>>,
+    total: Arc<AtomicU64>,
+}
+
+impl EventSink for Records {
+    fn event(&mut self, ev: &Event) -> std::io::Result<()> {
+        if let Event::Name(n) = ev
+            && n.rule.is_some()
+        {
+            self.total.fetch_add(1, Ordering::Relaxed);
+        }
+        Ok(())
+    }
+    fn rollup(&mut self, _: &NameEvent, _: &Rollup) -> std::io::Result<()> {
+        self.total.fetch_add(1, Ordering::Relaxed);
+        Ok(())
+    }
+    fn evidence(&mut self, e: &Evidence) -> std::io::Result<()> {
+        if evidence_json::is_alert(e) {
+            self.total.fetch_add(1, Ordering::Relaxed);
+            self.derived
+                .lock()
+                .map_err(|_| std::io::Error::other("poisoned"))?
+                .push(e.clone());
+        }
+        Ok(())
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+/// A derived alert as a syslog message shows it.
+#[derive(Debug, PartialEq, Eq, PartialOrd, Ord)]
+struct DerivedMsg {
+    pri: u16,
+    sd: BTreeMap<String, String>,
+    body: DerivedBody,
+}
+
+#[derive(Debug, PartialEq, Eq, PartialOrd, Ord)]
+enum DerivedBody {
+    /// The JSON record, as text.
+    Json(String),
+    /// The CEF header fields and extension pairs, CEF escaping undone.
+    Cef(Vec<Vec<u8>>, Vec<(String, Vec<u8>)>),
+}
+
+/// The JSON line the file sinks write for `e`, without its newline.
+fn evidence_line(e: &Evidence) -> String {
+    let mut b = Vec::new();
+    evidence_json::write_evidence(e, &mut b);
+    let s = String::from_utf8(b).expect("ASCII");
+    s.strip_suffix('\n').expect("one line").to_owned()
+}
+
+fn syslog_severity(c: Confidence) -> u16 {
+    match c {
+        Confidence::High => 4,
+        Confidence::Medium => 5,
+        Confidence::Low => 6,
+    }
+}
+
+fn cef_severity(c: Confidence) -> &'static str {
+    match c {
+        Confidence::High => "8",
+        Confidence::Medium => "5",
+        Confidence::Low => "3",
+    }
+}
+
+/// The message a syslog sink must send for derived alert `e`, built here
+/// field by field from the evidence (docs/SIEM.md "Derived alerts").
+fn expected_derived(e: &Evidence, fmt: SyslogFormat) -> DerivedMsg {
+    let conf = e.confidence().expect("an alert has a confidence");
+    let channel = e.channel().as_str();
+    let esc = |b: &[u8]| escape::escape_to_string(b);
+    let mut sd: BTreeMap<String, String> = BTreeMap::new();
+    let mut put = |k: &str, v: String| {
+        sd.insert(k.to_owned(), v);
+    };
+    put("confidence", conf.as_str().into());
+    put("channel", channel.into());
+    put("host", e.host.to_string());
+    let (ep, rule_id) = match &e.kind {
+        EvidenceKind::DnsCorrelated {
+            endpoints,
+            rule,
+            name,
+            ..
+        } => {
+            put("ruleset", rule.vendor.clone());
+            put("name", esc(name));
+            (endpoints, rule.id.clone())
+        }
+        EvidenceKind::KscPort {
+            endpoints,
+            role,
+            peer,
+            rule_id,
+            ..
+        } => {
+            put("role", role.as_str().into());
+            put("peer", peer.ip.to_string());
+            (endpoints, rule_id.to_string())
+        }
+        EvidenceKind::Prefix { .. } => panic!("prefix evidence is not an alert"),
+    };
+    put("rule", rule_id.clone());
+    put("src", ep.src_ip.to_string());
+    let body = match fmt {
+        SyslogFormat::Json => DerivedBody::Json(evidence_line(e)),
+        SyslogFormat::Cef => {
+            let title = match &e.kind {
+                EvidenceKind::DnsCorrelated { rule, .. } => {
+                    format!(
+                        "phonehome dns-correlated: {} {}",
+                        rule.vendor, rule.category
+                    )
+                }
+                EvidenceKind::KscPort { role, .. } => {
+                    format!("phonehome ksc-port: {}", role.as_str())
+                }
+                EvidenceKind::Prefix { .. } => unreachable!("refused above"),
+            };
+            let hdr: Vec<Vec<u8>> = [
+                "CEF:0",
+                "phonehome",
+                "phonehome",
+                env!("CARGO_PKG_VERSION"),
+                &rule_id,
+                &title,
+                cef_severity(conf),
+            ]
+            .iter()
+            .map(|s| s.as_bytes().to_vec())
+            .collect();
+            let mut ext: Vec<(String, Vec<u8>)> = Vec::new();
+            let mut x = |k: &str, v: String| ext.push((k.to_owned(), v.into_bytes()));
+            x("rt", (e.ts / 1_000_000).to_string());
+            if let EvidenceKind::DnsCorrelated { rule, .. } = &e.kind {
+                x("cat", rule.category.clone());
+            }
+            let (src_key, dst_key) = (
+                if ep.src_ip.is_ipv4() { "src" } else { "c6a2" },
+                if ep.dst_ip.is_ipv4() { "dst" } else { "c6a3" },
+            );
+            if src_key == "c6a2" {
+                x("c6a2Label", "sourceAddress".into());
+            }
+            x(src_key, ep.src_ip.to_string());
+            x("spt", ep.src_port.to_string());
+            if dst_key == "c6a3" {
+                x("c6a3Label", "destinationAddress".into());
+            }
+            x(dst_key, ep.dst_ip.to_string());
+            x("dpt", ep.dst_port.to_string());
+            x("proto", ep.transport.as_str().to_uppercase());
+            if let EvidenceKind::DnsCorrelated { name, .. } = &e.kind {
+                x("dhost", esc(name));
+            }
+            if let Some(m) = ep.src_mac {
+                x(
+                    "smac",
+                    m.iter()
+                        .map(|b| format!("{b:02x}"))
+                        .collect::<Vec<_>>()
+                        .join(":"),
+                );
+            }
+            x("cs1Label", "ruleId".into());
+            x("cs1", rule_id.clone());
+            x("cs2Label", "confidence".into());
+            x("cs2", conf.as_str().into());
+            if let EvidenceKind::DnsCorrelated { rule, .. } = &e.kind {
+                x("cs3Label", "ruleset".into());
+                x("cs3", rule.vendor.clone());
+                x("cs4Label", "pattern".into());
+                x("cs4", rule.pattern.clone());
+            }
+            x("cs5Label", "channel".into());
+            x("cs5", channel.into());
+            x("cs6Label", "host".into());
+            x("cs6", e.host.to_string());
+            match &e.kind {
+                EvidenceKind::DnsCorrelated {
+                    owner,
+                    answered_by,
+                    answer_packet,
+                    answer_ts,
+                    ttl,
+                    ..
+                } => {
+                    x("flexString1Label", "owner".into());
+                    x("flexString1", esc(owner));
+                    x("flexString2Label", "answeredBy".into());
+                    x("flexString2", answered_by.to_string());
+                    x("cn1Label", "packet".into());
+                    x("cn1", e.packet.to_string());
+                    x("cn2Label", "ttl".into());
+                    x("cn2", ttl.to_string());
+                    x("cn3Label", "answerPacket".into());
+                    x("cn3", answer_packet.to_string());
+                    x("deviceCustomDate1Label", "answerTime".into());
+                    x("deviceCustomDate1", (answer_ts / 1_000_000).to_string());
+                }
+                EvidenceKind::KscPort { role, peer, .. } => {
+                    x("flexString1Label", "role".into());
+                    x("flexString1", role.as_str().into());
+                    x("flexString2Label", "peer".into());
+                    x("flexString2", peer.ip.to_string());
+                    x("cn1Label", "packet".into());
+                    x("cn1", e.packet.to_string());
+                    x("cn2Label", "kscPort".into());
+                    x("cn2", peer.port.to_string());
+                }
+                EvidenceKind::Prefix { .. } => {}
+            }
+            DerivedBody::Cef(hdr, ext)
+        }
+    };
+    DerivedMsg {
+        // local0 (16).
+        pri: 16 * 8 + syslog_severity(conf),
+        sd,
+        body,
+    }
+}
+
+/// A received message as a [`DerivedMsg`].
+fn derived_of(m: &Msg) -> DerivedMsg {
+    let body = if m.body.starts_with("CEF:0|") {
+        let (hdr, ext) = cef::parse(m.body.as_bytes())
+            .unwrap_or_else(|| panic!("not a well-formed CEF record: {}", m.body));
+        DerivedBody::Cef(hdr, ext)
+    } else {
+        DerivedBody::Json(m.body.clone())
+    };
+    DerivedMsg {
+        pri: m.pri,
+        sd: m.sd.clone(),
+        body,
+    }
+}
+
+/// Generates the `office` capture (an internal resolver, a product using
+/// IP literals, a KSC server and its managed endpoints) into `dir`.
+fn office_pcap(dir: &Path) -> PathBuf {
+    let path = dir.join("office.pcap");
+    let f = fs::File::create(&path).expect("create pcap");
+    phonehome::traffic::office::generate(std::io::BufWriter::new(f)).expect("generate office");
+    path
+}
+
+#[test]
+fn derived_alerts_reach_syslog_and_hec_as_the_file_has_them() {
+    let dir = TempDir::new("derived");
+    let certs = make_certs(dir.path());
+    let rs = Rsyslog::start(dir.path(), &certs);
+    let hec = HecServer::start(&certs, TOKEN, 0);
+    let records = Records::default();
+    let file = dir.path().join("alerts.jsonl");
+    let mut sinks: Vec<Box<dyn EventSink + Send>> = vec![Box::new(records.clone())];
+    let mut counters: Vec<(String, Arc<SinkCounters>)> = Vec::new();
+    let mut add = |dest: String, opts: &SinkOptions, label: String| {
+        let s = open_sink(&dest, opts).unwrap_or_else(|e| panic!("{dest}: {e}"));
+        counters.push((label, s.counters()));
+        sinks.push(s);
+    };
+    add(
+        file.display().to_string(),
+        &SinkOptions::default(),
+        "file".into(),
+    );
+    // TCP and TLS: exact counts need a transport that does not drop under
+    // load (UDP does, docs/SIEM.md; the hostile-name test below covers it).
+    for (scheme, port) in [("tcp", rs.tcp), ("tls", rs.tls)] {
+        for fmt in [SyslogFormat::Json, SyslogFormat::Cef] {
+            let host = format!("{scheme}-{fmt:?}").to_lowercase();
+            let opts = SinkOptions {
+                syslog_format: fmt,
+                hostname: Some(host.clone()),
+                ca_file: Some(certs.ca.clone()),
+                ..fast_opts()
+            };
+            add(format!("syslog+{scheme}://127.0.0.1:{port}"), &opts, host);
+        }
+    }
+    add(
+        format!("hec+https://127.0.0.1:{}", hec.port),
+        &hec_opts(dir.path(), &certs, TOKEN),
+        "hec".into(),
+    );
+    // As `phonehome read` runs: attribution on, every sink behind the
+    // alert policy.
+    let policy = PolicySink::new(AlertPolicy::new(3_600 * 1_000_000_000, false), sinks);
+    let cfg = RuntimeConfig {
+        workers: 2,
+        worker: WorkerConfig {
+            emit_flow_starts: true,
+            ..WorkerConfig::default()
+        },
+        progress: false,
+        attribution: Some(AttributionConfig::default()),
+    };
+    let sigs = Arc::new(SignatureSet::builtin().expect("embedded pack"));
+    let report = runtime::run_offline(
+        &[office_pcap(dir.path())],
+        sigs,
+        &cfg,
+        vec![Box::new(policy)],
+    );
+    assert!(report.sink_errors.is_empty(), "{:?}", report.sink_errors);
+    let derived = records.derived.lock().expect("lock").clone();
+    let total = records.total.load(Ordering::Relaxed);
+    for ch in ["dns-correlated", "ksc-port"] {
+        assert!(
+            derived.iter().any(|e| e.channel().as_str() == ch),
+            "the office capture yields {ch} alerts"
+        );
+    }
+    // The file sink's derived records, the reference for every other sink.
+    let mut want_lines: Vec<String> = derived.iter().map(evidence_line).collect();
+    let mut file_lines: Vec<String> = fs::read_to_string(&file)
+        .expect("alert file")
+        .lines()
+        .filter(|l| l.contains(r#""channel":""#))
+        .map(str::to_owned)
+        .collect();
+    assert_eq!(file_lines, want_lines, "the file has every derived alert");
+    file_lines.sort();
+    want_lines.sort();
+    // Every destination took every record, derived alerts included.
+    for (label, c) in &counters {
+        let s = c.snapshot();
+        assert_eq!(
+            (s.accepted, s.sent, s.dropped_total()),
+            (total, total, 0),
+            "{label}: {s}"
+        );
+    }
+    // Syslog: each derived alert once per sink, an `alert` message with
+    // the structured data and body built from the evidence.
+    for (log, scheme) in [("tcp.log", "tcp"), ("tls.log", "tls")] {
+        let lines = rs.wait_lines(log, 2 * total as usize, 15);
+        for fmt in [SyslogFormat::Json, SyslogFormat::Cef] {
+            let host = format!("{scheme}-{fmt:?}").to_lowercase();
+            let msgs = messages_from(&lines, &host);
+            assert_eq!(msgs.len() as u64, total, "{host}: every record once");
+            let mut got: Vec<DerivedMsg> = msgs
+                .iter()
+                .filter(|m| m.sd.contains_key("channel"))
+                .map(|m| {
+                    assert_eq!(m.msgid, "alert", "{host}");
+                    derived_of(m)
+                })
+                .collect();
+            let mut want: Vec<DerivedMsg> =
+                derived.iter().map(|e| expected_derived(e, fmt)).collect();
+            got.sort();
+            want.sort();
+            assert_eq!(got, want, "{host}: the derived alerts, exactly");
+            if fmt == SyslogFormat::Json {
+                let mut bodies: Vec<String> = got
+                    .iter()
+                    .filter_map(|m| match &m.body {
+                        DerivedBody::Json(b) => Some(b.clone()),
+                        DerivedBody::Cef(..) => None,
+                    })
+                    .collect();
+                bodies.sort();
+                assert_eq!(bodies, file_lines, "{host}: the file's records");
+            }
+        }
+    }
+    // HEC: a `phonehome:alert` envelope per derived alert, the file's
+    // record as its event.
+    let st = hec.state.lock().expect("state");
+    assert_eq!(st.events.len() as u64, total);
+    let mut got: Vec<String> = st
+        .events
+        .iter()
+        .filter(|e| e["event"]["phonehome"]["channel"].is_string())
+        .map(|e| {
+            assert_eq!(e["sourcetype"], "phonehome:alert");
+            assert_eq!(e["source"], "phonehome");
+            assert_eq!(e["host"], "sensor-hec");
+            e["event"].to_string()
+        })
+        .collect();
+    got.sort();
+    let mut want: Vec<String> = want_lines
+        .iter()
+        .map(|l| {
+            serde_json::from_str::<serde_json::Value>(l)
+                .expect("JSON")
+                .to_string()
+        })
+        .collect();
+    want.sort();
+    assert_eq!(got, want, "hec: the file's derived records");
+    // The envelope's time is the record's packet time.
+    for e in st
+        .events
+        .iter()
+        .filter(|e| e["event"]["phonehome"]["channel"].is_string())
+    {
+        let d = derived
+            .iter()
+            .find(|d| {
+                d.packet == e["event"]["phonehome"]["packet"].as_u64().unwrap_or(0)
+                    && d.host.to_string() == e["event"]["phonehome"]["host"]
+            })
+            .expect("a derived alert for the event");
+        let want: f64 = format!(
+            "{}.{:06}",
+            d.ts / 1_000_000_000,
+            (d.ts % 1_000_000_000) / 1_000
+        )
+        .parse()
+        .expect("number");
+        assert_eq!(e["time"].as_f64(), Some(want));
+    }
+}
+
+#[test]
+fn hostile_names_of_a_derived_alert_arrive_escaped_everywhere() {
+    let dir = TempDir::new("derived-hostile");
+    let certs = make_certs(dir.path());
+    let rs = Rsyslog::start(dir.path(), &certs);
+    let name: &[u8] =
+        b"evil\n<13>1 2025-01-01T00:00:00Z forged x - - - \"|= dst=6.6.6.6 ] [x@1 a=\"b\"]\x00\xc3\x28\\.kaspersky-labs.com";
+    let owner: &[u8] = b"cdn\r\n\"|= flexString2=6.6.6.6 ]\xff";
+    let ep = Endpoints {
+        transport: Transport::Tcp,
+        src_ip: IpAddr::V4(Ipv4Addr::new(10, 1, 2, 3)),
+        src_port: 40_000,
+        dst_ip: IpAddr::V4(Ipv4Addr::new(203, 0, 113, 9)),
+        dst_port: 443,
+        src_mac: None,
+        vlan: None,
+    };
+    let ev = Evidence {
+        ts: 1_740_988_800_000_000_000,
+        packet: 9,
+        host: ep.src_ip,
+        mac: None,
+        vlan: None,
+        kind: EvidenceKind::DnsCorrelated {
+            endpoints: ep,
+            name: name.into(),
+            owner: owner.into(),
+            rule: rule("k|=\"1"),
+            addr: ep.dst_ip,
+            answered_by: IpAddr::V4(Ipv4Addr::new(10, 1, 2, 53)),
+            answer_packet: 8,
+            answer_ts: 1_740_988_799_000_000_000,
+            ttl: 300,
+            confidence: Confidence::Medium,
+        },
+    };
+    for (scheme, port) in [("udp", rs.udp), ("tcp", rs.tcp), ("tls", rs.tls)] {
+        for fmt in [SyslogFormat::Json, SyslogFormat::Cef] {
+            let opts = SinkOptions {
+                syslog_format: fmt,
+                hostname: Some(format!("{scheme}-{fmt:?}").to_lowercase()),
+                ca_file: Some(certs.ca.clone()),
+                ..fast_opts()
+            };
+            let mut s = open_sink(&format!("syslog+{scheme}://127.0.0.1:{port}"), &opts)
+                .expect("open sink");
+            s.evidence(&ev).expect("queue");
+            let c = s.counters();
+            drop(s);
+            assert_eq!(c.snapshot().sent, 1);
+        }
+    }
+    for (file, scheme) in [("udp.log", "udp"), ("tcp.log", "tcp"), ("tls.log", "tls")] {
+        let lines = rs.wait_lines(file, 2, 10);
+        assert_eq!(lines.len(), 2, "{file}: one line per sink: {lines:#?}");
+        for fmt in [SyslogFormat::Json, SyslogFormat::Cef] {
+            let host = format!("{scheme}-{fmt:?}").to_lowercase();
+            let msgs = messages_from(&lines, &host);
+            assert_eq!(msgs.len(), 1, "{host}");
+            let m = &msgs[0];
+            assert!(m.body.bytes().all(|b| (0x20..=0x7e).contains(&b)));
+            assert_eq!(derived_of(m), expected_derived(&ev, fmt), "{host}");
+            let unesc = |v: &[u8]| escape::unescape(v).unwrap_or_else(|| panic!("{host}"));
+            assert_eq!(unesc(m.sd["name"].as_bytes()), name, "{host}: SD name");
+            assert_eq!(m.sd["rule"], "k|=\"1");
+            let (got_name, got_owner, dst) = if fmt == SyslogFormat::Json {
+                let v: serde_json::Value = serde_json::from_str(&m.body).expect("JSON");
+                let c = &v["phonehome"]["correlation"];
+                (
+                    c["name"].as_str().expect("name").as_bytes().to_vec(),
+                    c["owner"].as_str().expect("owner").as_bytes().to_vec(),
+                    vec![
+                        v["destination"]["ip"]
+                            .as_str()
+                            .expect("ip")
+                            .as_bytes()
+                            .to_vec(),
+                    ],
+                )
+            } else {
+                let (_, ext) = cef::parse(m.body.as_bytes()).expect("CEF");
+                let get = |k: &str| -> Vec<Vec<u8>> {
+                    ext.iter()
+                        .filter(|(key, _)| key == k)
+                        .map(|(_, v)| v.clone())
+                        .collect()
+                };
+                assert_eq!(get("flexString2"), [b"10.1.2.53".to_vec()]);
+                (
+                    get("dhost").concat(),
+                    get("flexString1").concat(),
+                    get("dst"),
+                )
+            };
+            assert_eq!(unesc(&got_name), name, "{host}: the exact wire bytes");
+            assert_eq!(unesc(&got_owner), owner, "{host}");
+            assert_eq!(dst, [b"203.0.113.9".to_vec()], "{host}: no forged dst");
         }
     }
 }

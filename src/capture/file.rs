@@ -1,15 +1,35 @@
-//! pcap / pcapng files, plain or gzip-compressed, read through
-//! `pcap-parser`'s bounded streaming reader.
+//! pcap / pcapng files, plain or gzip-compressed, read into our own
+//! shareable buffers and parsed with `pcap-parser`'s slice parsers.
+//!
+//! Reading model: the (decompressed) stream is read with plain `read()`
+//! calls, each filling as much of the current buffer as the input gives
+//! (about [`CAPTURE_READ_BUFFER`] bytes), into an `Arc<Vec<u8>>` with a
+//! window of unconsumed bytes. Records are parsed in place: legacy pcap with
+//! `parse_pcap_header` and `parse_pcap_frame{,_be,_modified}`, pcapng section
+//! headers and interface descriptions with `parse_sectionheaderblock` and
+//! `parse_interfacedescriptionblock_{le,be}`. A packet is handed out as its
+//! place in the buffer ([`FileSource::next_located`]), so a caller may clone
+//! the buffer's `Arc` and give the packet to another thread without copying
+//! it. The source writes into a buffer only while it holds the only
+//! reference (`Arc::get_mut`): to make room or grow while somebody else
+//! holds the buffer, it moves the unconsumed tail to a fresh buffer, taken
+//! from a small pool of retired buffers nobody holds any more or newly
+//! allocated, and retires the old one to that pool. [`Source::next_packet`]
+//! uses the same machinery; with nobody holding the buffer it compacts in
+//! place and never allocates.
 //!
 //! Guarantees:
 //!
 //! - Memory is bounded by the read buffer ([`CAPTURE_READ_BUFFER`], grown to
-//!   at most [`CAPTURE_MAX_BLOCK_LEN`]) plus the interface table
-//!   ([`CAPTURE_MAX_INTERFACES`]); it does not grow with the file.
-//! - No allocation per packet: packets borrow the reader's buffer until the
-//!   next call. pcapng packet blocks are read from their fixed header here,
-//!   not through `pcap-parser`'s block parser, which collects each block's
-//!   options into a fresh `Vec` (real files carry `epb_flags` on every packet).
+//!   at most [`CAPTURE_MAX_BLOCK_LEN`]), the pool of retired buffers (at
+//!   most [`CAPTURE_SPARE_BUFFERS`] of them, of the same size) and the
+//!   interface table ([`CAPTURE_MAX_INTERFACES`]); it does not grow with the
+//!   file.
+//! - No allocation per packet: packets borrow the buffer until the next call
+//!   (or as long as the caller holds a clone of it). pcapng packet blocks are
+//!   read from their fixed header here, not through `pcap-parser`'s block
+//!   parser, which collects each block's options into a fresh `Vec` (real
+//!   files carry `epb_flags` on every packet).
 //! - Never panics on file bytes, and always ends: every step either consumes
 //!   input, reads more, or stops.
 //! - Every packet before a damaged spot is delivered first; the error comes
@@ -26,13 +46,21 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 
 use flate2::read::MultiGzDecoder;
-use pcap_parser::traits::PcapReaderIterator;
-use pcap_parser::{Block, LegacyPcapReader, OptionCode, PcapBlockOwned, PcapError, PcapNGReader};
+use pcap_parser::nom::{Err as NomErr, IResult, Needed};
+use pcap_parser::pcap::{
+    LegacyPcapBlock, parse_pcap_frame, parse_pcap_frame_be, parse_pcap_frame_modified,
+    parse_pcap_header,
+};
+use pcap_parser::pcapng::{
+    parse_interfacedescriptionblock_be, parse_interfacedescriptionblock_le,
+    parse_sectionheaderblock,
+};
+use pcap_parser::{OptionCode, PcapError};
 
 use super::{LinkType, Progress, RawPacket, Source};
 use crate::config::limits::{
     CAPTURE_CAPLEN_OVER_SNAPLEN, CAPTURE_MAX_BLOCK_LEN, CAPTURE_MAX_CAPLEN, CAPTURE_MAX_INTERFACES,
-    CAPTURE_READ_BUFFER,
+    CAPTURE_READ_BUFFER, CAPTURE_SPARE_BUFFERS,
 };
 
 /// What is wrong with a capture file; `label()` names it for counters.
@@ -191,6 +219,18 @@ const BYTE_ORDER_MAGIC: u32 = 0x1A2B_3C4D;
 const OPT_IF_TSRESOL: OptionCode = OptionCode(9);
 const OPT_IF_TSOFFSET: OptionCode = OptionCode(14);
 
+/// Where a packet is in the buffer it was read into.
+#[derive(Clone, Copy, Debug)]
+pub struct Located {
+    /// Offset of the packet's first byte in `FileSource::buffer()`.
+    pub off: usize,
+    /// Captured bytes.
+    pub len: usize,
+    pub ts_ns: u64,
+    pub linktype: LinkType,
+    pub orig_len: u32,
+}
+
 /// Reads one pcap or pcapng file, plain or gzip-compressed.
 pub struct FileSource {
     io: Stream,
@@ -258,6 +298,132 @@ impl FileSource {
         self.io.packets
     }
 
+    /// The buffer the packets are read into (clone the Arc to keep it).
+    pub fn buffer(&self) -> &Arc<Vec<u8>> {
+        &self.io.buf
+    }
+
+    /// As `next_packet`, but says where the packet is: its bytes are
+    /// `self.buffer()[off..off + len]` right after this call. A caller that keeps the
+    /// position past the next call must hold a clone of `buffer()`: the source
+    /// never writes into a buffer somebody else holds, it moves to a fresh one.
+    pub fn next_located(&mut self) -> Result<Option<Located>, CaptureError> {
+        if self.finished {
+            return Ok(None);
+        }
+        self.io.consume(std::mem::take(&mut self.pending_consume));
+        let step = match &mut self.state {
+            State::Legacy(l) => l.advance(&mut self.io),
+            State::Ng(g) => g.advance(&mut self.io),
+        };
+        let found = match step {
+            Ok(Some(found)) => found,
+            Ok(None) => {
+                self.finished = true;
+                return Ok(None);
+            }
+            Err(e) => {
+                self.finished = true;
+                return Err(e);
+            }
+        };
+        // The packet must lie inside the unconsumed window.
+        let off = self.io.start.checked_add(found.start);
+        let inside = off
+            .and_then(|off| off.checked_add(found.len))
+            .is_some_and(|end| end <= self.io.end);
+        let (Some(off), true) = (off, inside) else {
+            // Unreachable: `advance` checked the record is buffered whole.
+            self.finished = true;
+            return Err(self.io.corrupt(
+                Damage::BadBlock,
+                "internal: packet bytes not in the read buffer".into(),
+            ));
+        };
+        self.pending_consume = found.record_len;
+        self.io.packets += 1;
+        Ok(Some(Located {
+            off,
+            len: found.len,
+            ts_ns: found.ts_ns,
+            linktype: found.linktype,
+            orig_len: found.orig_len,
+        }))
+    }
+
+    /// Several packets at once, appended to `out`: the same packets, in the
+    /// same order and with the same errors, as that many
+    /// [`FileSource::next_located`] calls, and all in `buffer()` as it is
+    /// after this call. Returns how many were appended: 0 only at the end of
+    /// input (or after an error, which is returned instead).
+    ///
+    /// The first packet comes from `next_located` (which refills, switches
+    /// buffers and reports damage); after it, classic pcap records that are
+    /// already buffered whole and pass the record checks are walked in a
+    /// tight loop, reading the fixed 16- or 24-byte record header in place.
+    /// A record that is not buffered whole, or that fails a check, ends the
+    /// batch: the next call takes it through `next_located`, which reports
+    /// it exactly as before. pcapng gives one packet per call.
+    pub fn next_located_batch(
+        &mut self,
+        out: &mut Vec<Located>,
+        max: usize,
+    ) -> Result<usize, CaptureError> {
+        let Some(first) = self.next_located()? else {
+            return Ok(0);
+        };
+        out.push(first);
+        let State::Legacy(l) = &self.state else {
+            return Ok(1);
+        };
+        let hl = l.record_header;
+        let mut n = 1;
+        // Start of the next record in the buffer, and of the window's end.
+        let mut at = first.off + first.len;
+        let end = self.io.end;
+        let buf: &[u8] = &self.io.buf;
+        while n < max {
+            let Some(head) = buf.get(at..at + hl).filter(|_| at + hl <= end) else {
+                break;
+            };
+            let field = |i| u32_at(head, i, l.big_endian).unwrap_or(0);
+            let caplen = field(8);
+            if caplen > CAPTURE_MAX_CAPLEN
+                || (l.snaplen != 0
+                    && caplen > l.snaplen.saturating_add(CAPTURE_CAPLEN_OVER_SNAPLEN))
+            {
+                break;
+            }
+            let len = caplen as usize;
+            if at + hl + len > end {
+                break;
+            }
+            let frac = u64::from(field(4));
+            let frac_ns = if l.nanos { frac } else { frac * 1_000 };
+            // Below 2^64, as in `Legacy::advance`.
+            let ts_ns = u64::from(field(0)) * 1_000_000_000 + frac_ns;
+            out.push(Located {
+                off: at + hl,
+                len,
+                ts_ns,
+                linktype: l.linktype,
+                orig_len: field(12),
+            });
+            at += hl + len;
+            n += 1;
+        }
+        // Everything walked is consumed, the last record on the next call
+        // (as `next_located` leaves it).
+        if n > 1 {
+            let last_start = at - (out.last().map_or(0, |p| p.len) + hl);
+            let skipped = last_start - (first.off + first.len);
+            self.io.consume(self.pending_consume + skipped);
+            self.pending_consume = at - last_start;
+            self.io.packets += n as u64 - 1;
+        }
+        Ok(n)
+    }
+
     /// Bytes read from the file (compressed bytes for gzip) and its size.
     pub fn progress(&self) -> Progress {
         Progress {
@@ -309,49 +475,42 @@ impl FileSource {
         let (format, capacity) =
             classify(head_bytes, gzip, buffer).map_err(|(k, r)| early(k, r))?;
 
-        let input = FillReader {
-            inner: Cursor::new(head).take(n as u64).chain(stream),
-            shared: Arc::clone(&shared),
-            pending: None,
-        };
-        let reader: Box<dyn PcapReaderIterator + Send> = match format {
-            Format::Pcap { .. } => match LegacyPcapReader::new(capacity, input) {
-                Ok(r) => Box::new(r),
-                Err(e) => return Err(early(Damage::BadMagic, format!("pcap header: {e}"))),
-            },
-            Format::PcapNg => match PcapNGReader::new(capacity, input) {
-                Ok(r) => Box::new(r),
-                // The first block is longer than what the file holds.
-                Err(PcapError::Incomplete(_)) => {
-                    return Err(early(
-                        Damage::TruncatedHeader,
-                        "truncated header: file ends inside the pcapng section header block".into(),
-                    ));
-                }
-                Err(e) => return Err(early(Damage::BadBlock, format!("section header: {e}"))),
-            },
-        };
+        let input: Box<dyn Read + Send> = Box::new(Cursor::new(head).take(n as u64).chain(stream));
         let mut io = Stream {
             path,
-            reader,
+            input: FillReader {
+                inner: input,
+                shared: Arc::clone(&shared),
+                pending: None,
+            },
             shared,
-            capacity,
+            buf: Arc::new(vec![0; capacity]),
+            start: 0,
+            end: 0,
+            spare: Vec::new(),
+            exhausted: false,
             offset: 0,
             packets: 0,
             gzip,
         };
+        // One read of a whole buffer first; the head is in it, and a read
+        // error behind the head is held back until more is needed.
+        io.read_more()?;
         let state = match format {
             Format::Pcap {
                 nanos,
                 big_endian,
                 modified,
             } => State::Legacy(Legacy::start(&mut io, nanos, big_endian, modified)?),
-            Format::PcapNg => State::Ng(Ng {
-                big_endian: false,
-                interfaces: Vec::new(),
-                skip: 0,
-                last_ts: 0,
-            }),
+            Format::PcapNg => {
+                check_first_section(io.data()).map_err(|(k, r)| io.corrupt(k, r))?;
+                State::Ng(Ng {
+                    big_endian: false,
+                    interfaces: Vec::new(),
+                    skip: 0,
+                    last_ts: 0,
+                })
+            }
         };
         Ok(FileSource {
             io,
@@ -366,44 +525,20 @@ impl FileSource {
 
 impl Source for FileSource {
     fn next_packet(&mut self) -> Result<Option<RawPacket<'_>>, CaptureError> {
-        if self.finished {
+        let Some(at) = self.next_located()? else {
             return Ok(None);
-        }
-        self.io.consume(std::mem::take(&mut self.pending_consume));
-        let step = match &mut self.state {
-            State::Legacy(l) => l.advance(&mut self.io),
-            State::Ng(g) => g.advance(&mut self.io),
         };
-        let found = match step {
-            Ok(Some(found)) => found,
-            Ok(None) => {
-                self.finished = true;
-                return Ok(None);
-            }
-            Err(e) => {
-                self.finished = true;
-                return Err(e);
-            }
-        };
-        let Some(data) = found
-            .start
-            .checked_add(found.len)
-            .and_then(|end| self.io.reader.data().get(found.start..end))
-        else {
-            // Unreachable: `advance` checked the record is buffered whole.
-            self.finished = true;
-            return Err(self.io.corrupt(
-                Damage::BadBlock,
-                "internal: packet bytes not in the read buffer".into(),
-            ));
-        };
-        self.pending_consume = found.record_len;
-        self.io.packets += 1;
+        // `next_located` checked the range lies in the buffer.
+        let data = self
+            .io
+            .buf
+            .get(at.off..at.off.saturating_add(at.len))
+            .unwrap_or_default();
         Ok(Some(RawPacket {
-            ts_ns: found.ts_ns,
-            linktype: found.linktype,
+            ts_ns: at.ts_ns,
+            linktype: at.linktype,
             data,
-            orig_len: found.orig_len,
+            orig_len: at.orig_len,
         }))
     }
 
@@ -515,7 +650,7 @@ fn classify(head: &[u8], gzip: bool, buffer: usize) -> Result<(Format, usize), (
                     ),
                 ));
             }
-            // PcapNGReader parses the whole first block from its first read.
+            // The whole first block is checked from the first read.
             Ok((Format::PcapNg, buffer.max(len)))
         }
         other => {
@@ -553,9 +688,44 @@ fn other_compression(magic: [u8; 4]) -> Option<&'static str> {
     }
 }
 
+/// Before anything is handed out, the first Section Header Block must be
+/// whole in the first read and parse (as pcap-parser's `PcapNGReader::new`
+/// checked, with the same error texts).
+fn check_first_section(data: &[u8]) -> Result<(), (Damage, String)> {
+    match parse_sectionheaderblock(data) {
+        Ok(_) => Ok(()),
+        // The first block is longer than what the file holds.
+        Err(NomErr::Incomplete(_)) => Err((
+            Damage::TruncatedHeader,
+            "truncated header: file ends inside the pcapng section header block".into(),
+        )),
+        Err(NomErr::Error(e) | NomErr::Failure(e)) => {
+            Err((Damage::BadBlock, format!("section header: {e}")))
+        }
+    }
+}
+
+/// A slice parser's result as `(bytes parsed, value)`, or the error text
+/// (as pcap-parser's streaming reader worded it).
+fn parsed<'a, T>(
+    input: &'a [u8],
+    r: IResult<&'a [u8], T, PcapError<&'a [u8]>>,
+) -> Result<(usize, T), String> {
+    match r {
+        Ok((rest, v)) => Ok((input.len().saturating_sub(rest.len()), v)),
+        Err(NomErr::Error(e) | NomErr::Failure(e)) => Err(e.to_string()),
+        Err(NomErr::Incomplete(Needed::Size(n))) => {
+            Err(PcapError::<&[u8]>::Incomplete(n.get()).to_string())
+        }
+        Err(NomErr::Incomplete(Needed::Unknown)) => {
+            Err(PcapError::<&[u8]>::Incomplete(0).to_string())
+        }
+    }
+}
+
 /// What `advance` found: where the packet is in the buffer, and its metadata.
 struct Found {
-    /// Offset of the packet bytes from the start of `reader.data()`.
+    /// Offset of the packet bytes from the start of `Stream::data()`.
     start: usize,
     /// Captured bytes (padding excluded).
     len: usize,
@@ -571,13 +741,22 @@ enum State {
     Ng(Ng),
 }
 
-/// The buffered reader and the position bookkeeping shared by both formats.
+/// The read buffer and the position bookkeeping shared by both formats.
 struct Stream {
     path: PathBuf,
-    reader: Box<dyn PcapReaderIterator + Send>,
+    input: FillReader<Box<dyn Read + Send>>,
     shared: Arc<Shared>,
-    /// Current capacity of the reader's buffer (the trait does not tell).
-    capacity: usize,
+    /// The current buffer; its length is its capacity. Written only through
+    /// `Arc::get_mut`, i.e. while nobody else holds it.
+    buf: Arc<Vec<u8>>,
+    /// Unconsumed bytes: `buf[start..end]`.
+    start: usize,
+    end: usize,
+    /// Retired buffers, oldest first, kept to be reused once their other
+    /// holders drop them. At most [`CAPTURE_SPARE_BUFFERS`].
+    spare: Vec<Arc<Vec<u8>>>,
+    /// A read returned no bytes: the input has ended.
+    exhausted: bool,
     /// Offset in the decompressed stream of the first unconsumed byte.
     offset: u64,
     packets: u64,
@@ -586,12 +765,12 @@ struct Stream {
 
 impl Stream {
     fn data(&self) -> &[u8] {
-        self.reader.data()
+        self.buf.get(self.start..self.end).unwrap_or_default()
     }
 
     fn consume(&mut self, n: usize) {
-        let n = n.min(self.reader.data().len());
-        self.reader.consume(n);
+        let n = n.min(self.end.saturating_sub(self.start));
+        self.start += n;
         self.offset = self.offset.saturating_add(n as u64);
     }
 
@@ -599,37 +778,111 @@ impl Stream {
     /// it is smaller (callers bound `need` by a named limit) and refills
     /// until enough is buffered. `Ok(false)` means the input ended first.
     fn fill(&mut self, need: usize) -> Result<bool, CaptureError> {
-        if need > self.capacity {
+        if need > self.buf.len() {
             // Double (fewer reallocations when a small starting buffer meets
             // growing records), never past the block limit unless `need`
             // itself is (a legacy record: caplen limit + 24-byte header).
             let new = self
-                .capacity
+                .buf
+                .len()
                 .saturating_mul(2)
                 .min(CAPTURE_MAX_BLOCK_LEN)
                 .max(need);
-            self.reader.grow(new);
-            self.capacity = new;
+            self.make_room(new);
         }
         loop {
-            let have = self.reader.data().len();
-            if have >= need {
+            if self.end.saturating_sub(self.start) >= need {
                 return Ok(true);
             }
-            if self.reader.reader_exhausted() {
+            if self.exhausted {
                 return Ok(false);
             }
-            if self.reader.refill().is_err() {
-                return Err(self.read_error());
+            // The record must fit before the end of the buffer, and the
+            // buffer must be ours alone to be written.
+            if self.start.saturating_add(need) > self.buf.len()
+                || Arc::get_mut(&mut self.buf).is_none()
+            {
+                self.make_room(self.buf.len());
             }
-            if self.reader.data().len() == have && !self.reader.reader_exhausted() {
-                // The buffer had no free space even after shifting: cannot
-                // happen with `need <= capacity`, but never spin on it.
+            self.read_more()?;
+        }
+    }
+
+    /// One read into the free room at the end of the buffer (as much as the
+    /// input gives, up to the whole room); sets `exhausted` when the input
+    /// has ended. The caller makes sure the buffer is unique and has room.
+    fn read_more(&mut self) -> Result<(), CaptureError> {
+        let end = self.end;
+        let got = match Arc::get_mut(&mut self.buf).and_then(|b| b.get_mut(end..)) {
+            Some(room) if !room.is_empty() => {
+                let room_len = room.len();
+                self.input.read(room).map(|n| n.min(room_len))
+            }
+            // Unreachable: `fill` made room in a buffer of our own.
+            _ => {
                 return Err(self.corrupt(
                     Damage::ReadFailed,
                     "internal: read buffer full but record incomplete".into(),
                 ));
             }
+        };
+        match got {
+            Ok(0) => self.exhausted = true,
+            Ok(n) => self.end += n,
+            Err(_) => return Err(self.read_error()),
+        }
+        Ok(())
+    }
+
+    /// Moves the unconsumed bytes to the front of a buffer of at least
+    /// `capacity` bytes: in place if the current buffer is ours alone and big
+    /// enough, else into a fresh one (a spare nobody holds any more, or a new
+    /// allocation); a buffer somebody else holds is retired to the spares.
+    fn make_room(&mut self, capacity: usize) {
+        let capacity = capacity.max(self.buf.len());
+        let (start, end) = (self.start, self.end.min(self.buf.len()));
+        let have = end.saturating_sub(start);
+        if let Some(buf) = Arc::get_mut(&mut self.buf)
+            && buf.len() >= capacity
+        {
+            if start > 0 && start <= end {
+                buf.copy_within(start..end, 0);
+            }
+        } else {
+            let mut fresh = self.take_spare(capacity);
+            if let (Some(to), Some(from)) = (
+                Arc::get_mut(&mut fresh).and_then(|f| f.get_mut(..have)),
+                self.buf.get(start..end),
+            ) {
+                to.copy_from_slice(from);
+            }
+            let old = std::mem::replace(&mut self.buf, fresh);
+            // Kept only if somebody else still holds it (else it is replaced
+            // because it is too small) and it is not smaller than the
+            // current capacity (it would never be used again).
+            if Arc::strong_count(&old) > 1
+                && old.len() >= capacity
+                && self.spare.len() < CAPTURE_SPARE_BUFFERS
+            {
+                self.spare.push(old);
+            }
+        }
+        self.start = 0;
+        self.end = have;
+    }
+
+    /// The first spare buffer nobody else holds any more, or a new one;
+    /// at least `capacity` bytes long.
+    fn take_spare(&mut self, capacity: usize) -> Arc<Vec<u8>> {
+        // Smaller spares are never used again (the capacity only grows).
+        self.spare.retain(|b| b.len() >= capacity);
+        match self
+            .spare
+            .iter_mut()
+            .position(|b| Arc::get_mut(b).is_some())
+        {
+            Some(i) => self.spare.remove(i),
+            None => Arc::new(vec![0; capacity]),
         }
     }
 
@@ -643,7 +896,7 @@ impl Stream {
         }
     }
 
-    /// The error for a failed read, with the I/O error the reader stashed.
+    /// The error for a failed read, with the I/O error `FillReader` stashed.
     fn read_error(&self) -> CaptureError {
         let err = self
             .shared
@@ -708,10 +961,14 @@ impl Stream {
     }
 }
 
+type FrameParser = fn(&[u8]) -> IResult<&[u8], LegacyPcapBlock<'_>, PcapError<&[u8]>>;
+
 /// Classic pcap (draft-ietf-opsawg-pcap).
 struct Legacy {
     /// 16, or 24 for the modified format.
     record_header: usize,
+    /// pcap-parser's record parser for this byte order and format.
+    parse: FrameParser,
     big_endian: bool,
     nanos: bool,
     linktype: LinkType,
@@ -719,7 +976,7 @@ struct Legacy {
 }
 
 impl Legacy {
-    /// Takes the file header (draft-ietf-opsawg-pcap §4) from the reader:
+    /// Takes the file header (draft-ietf-opsawg-pcap §4) from the buffer:
     ///
     /// ```text
     /// magic(4) major(2) minor(2) reserved1(4) reserved2(4) snaplen(4)
@@ -734,15 +991,21 @@ impl Legacy {
         big_endian: bool,
         modified: bool,
     ) -> Result<Legacy, CaptureError> {
-        let parsed = match io.reader.next() {
-            Ok((len, PcapBlockOwned::LegacyHeader(h))) => Ok((len, h.snaplen, h.network.0)),
-            Ok(_) => Err("internal: pcap reader returned no file header".to_owned()),
-            Err(e) => Err(format!("pcap header: {e}")),
-        };
+        let data = io.data();
+        let parsed = parsed(data, parse_pcap_header(data))
+            .map(|(_, h)| (h.size(), h.snaplen, h.network.0))
+            .map_err(|e| format!("pcap header: {e}"));
         let (len, snaplen, network) = parsed.map_err(|r| io.corrupt(Damage::BadMagic, r))?;
         io.consume(len);
         Ok(Legacy {
             record_header: if modified { 24 } else { 16 },
+            parse: if modified {
+                parse_pcap_frame_modified
+            } else if big_endian {
+                parse_pcap_frame_be
+            } else {
+                parse_pcap_frame
+            },
             big_endian,
             nanos,
             // The upper 16 bits carry FCS information, not the link type.
@@ -772,10 +1035,9 @@ impl Legacy {
         if !io.fill(need)? {
             return Err(io.truncated("packet record", need));
         }
-        let parsed = match io.reader.next() {
-            Ok((len, PcapBlockOwned::Legacy(b))) if b.caplen == caplen => {
-                Ok((len, b.ts_sec, b.ts_usec, b.origlen))
-            }
+        let record = io.data().get(..need).unwrap_or_default();
+        let parsed = match parsed(record, (self.parse)(record)) {
+            Ok((len, b)) if b.caplen == caplen => Ok((len, b.ts_sec, b.ts_usec, b.origlen)),
             Ok(_) => Err("internal: pcap reader disagrees on the record".to_owned()),
             Err(e) => Err(format!("packet record: {e}")),
         };
@@ -959,16 +1221,13 @@ impl Ng {
         }
     }
 
-    /// Section Header Block (§4.1), parsed by pcap-parser (which also
-    /// switches its own byte order for the blocks that follow).
+    /// Section Header Block (§4.1), parsed by pcap-parser; its byte order
+    /// applies to the blocks that follow.
     fn section_header(&mut self, io: &mut Stream, len: usize) -> Result<(), CaptureError> {
-        let parsed = match io.reader.next() {
-            Ok((got, PcapBlockOwned::NG(Block::SectionHeader(shb)))) => {
-                Ok((got, shb.big_endian(), shb.major_version, shb.minor_version))
-            }
-            Ok(_) => Err("internal: expected a section header block".to_owned()),
-            Err(e) => Err(format!("section header block: {e}")),
-        };
+        let block = io.data().get(..len).unwrap_or_default();
+        let parsed = parsed(block, parse_sectionheaderblock(block))
+            .map(|(got, shb)| (got, shb.big_endian(), shb.major_version, shb.minor_version))
+            .map_err(|e| format!("section header block: {e}"));
         let (got, big_endian, major, minor) =
             parsed.map_err(|r| io.corrupt(Damage::BadBlock, r))?;
         if major != 1 {
@@ -1006,8 +1265,14 @@ impl Ng {
             ));
         }
         let be = self.big_endian;
-        let parsed = match io.reader.next() {
-            Ok((got, PcapBlockOwned::NG(Block::InterfaceDescription(idb)))) => {
+        let block = io.data().get(..len).unwrap_or_default();
+        let result = if be {
+            parse_interfacedescriptionblock_be(block)
+        } else {
+            parse_interfacedescriptionblock_le(block)
+        };
+        let parsed = match parsed(block, result) {
+            Ok((got, idb)) => {
                 let mut resolution = None;
                 let mut offset_s = None;
                 for opt in &idb.options {
@@ -1032,7 +1297,6 @@ impl Ng {
                 };
                 Ok((got, iface))
             }
-            Ok(_) => Err("internal: expected an interface description block".to_owned()),
             Err(e) => Err(format!("interface description block: {e}")),
         };
         let (got, iface) = parsed.map_err(|r| io.corrupt(Damage::BadBlock, r))?;
@@ -1158,9 +1422,9 @@ fn read_prefix(r: &mut dyn Read, buf: &mut [u8]) -> io::Result<usize> {
     Ok(filled)
 }
 
-/// State shared between the reader chain (owned by pcap-parser) and the
-/// `FileSource`: bytes read from the file, and the last I/O error, which
-/// pcap-parser reduces to a bare `ReadError`.
+/// State shared between the reader chain and the `FileSource`: bytes read
+/// from the file (for progress), and the last I/O error with its text, kept
+/// for the error report.
 #[derive(Default)]
 struct Shared {
     raw_bytes: AtomicU64,
@@ -1181,11 +1445,11 @@ impl<R: Read> Read for Counting<R> {
     }
 }
 
-/// Fills the whole buffer on each read unless the input ends. pcap-parser
-/// reads once per refill and takes a short read for progress; a gzip decoder
-/// or a pipe returns short reads. An error after some bytes is held back
-/// until those bytes have been handed out, so every good packet before the
-/// damage is delivered first.
+/// Fills the whole slice on each read unless the input ends, so each read
+/// brings about a buffer's worth even from a gzip decoder or a pipe, which
+/// return short reads. An error after some bytes is held back until those
+/// bytes have been handed out, so every good packet before the damage is
+/// delivered first.
 struct FillReader<R> {
     inner: R,
     shared: Arc<Shared>,
@@ -1366,5 +1630,81 @@ mod tests {
         assert!(r.read(&mut buf).is_err());
         let kept = shared.last_error.lock().unwrap().take().unwrap();
         assert_eq!(kept.to_string(), "disk on fire");
+    }
+
+    /// A little-endian µs pcap of `n` Ethernet packets of 1000 bytes.
+    fn pcap_of(n: u32) -> Vec<u8> {
+        let mut f = Vec::new();
+        f.extend_from_slice(&PCAP_US_LE);
+        f.extend_from_slice(&[2, 0, 4, 0, 0, 0, 0, 0, 0, 0, 0, 0]);
+        f.extend_from_slice(&65535u32.to_le_bytes());
+        f.extend_from_slice(&1u32.to_le_bytes());
+        for i in 0..n {
+            for x in [i, 0, 1000, 1000] {
+                f.extend_from_slice(&x.to_le_bytes());
+            }
+            f.extend((0..1000u32).map(|j| (i ^ j) as u8));
+        }
+        f
+    }
+
+    #[test]
+    fn held_buffers_are_retired_to_a_bounded_pool_then_reused() {
+        let f = pcap_of(20_000); // ~20 MB: ~80 buffers of 256 KiB
+        let mut src = FileSource::from_reader("gen", Cursor::new(f)).unwrap();
+        // Hold every buffer of the first half.
+        let mut held: Vec<Arc<Vec<u8>>> = Vec::new();
+        for _ in 0..10_000 {
+            let at = src.next_located().unwrap().unwrap();
+            assert_eq!(at.len, 1000);
+            if !held.last().is_some_and(|b| Arc::ptr_eq(b, src.buffer())) {
+                held.push(Arc::clone(src.buffer()));
+            }
+        }
+        assert!(held.len() > CAPTURE_SPARE_BUFFERS, "{}", held.len());
+        assert_eq!(src.io.spare.len(), CAPTURE_SPARE_BUFFERS);
+        // The workers let go: from now on the pool's buffers (and the
+        // current one) are the only ones used, none is allocated.
+        let known: Vec<usize> = src
+            .io
+            .spare
+            .iter()
+            .chain([src.buffer()])
+            .map(|b| Arc::as_ptr(b) as usize)
+            .collect();
+        held.clear();
+        let mut last = Arc::as_ptr(src.buffer()) as usize;
+        let mut switches = 0;
+        let mut keep = None;
+        while let Some(at) = src.next_located().unwrap() {
+            assert_eq!(at.len, 1000);
+            let now = Arc::as_ptr(src.buffer()) as usize;
+            if now != last {
+                switches += 1;
+                assert!(known.contains(&now), "a new buffer was allocated");
+                last = now;
+            }
+            // Hold the current buffer, as a worker would, so the source
+            // keeps switching.
+            keep = Some(Arc::clone(src.buffer()));
+        }
+        drop(keep);
+        assert!(switches > 30, "{switches}");
+        assert_eq!(src.packets_read(), 20_000);
+    }
+
+    #[test]
+    fn unshared_buffer_is_compacted_in_place() {
+        let f = pcap_of(2_000);
+        let mut src = FileSource::from_reader_with_buffer("gen", Cursor::new(f), 4096).unwrap();
+        let first = Arc::as_ptr(src.buffer());
+        let mut n = 0;
+        while let Some(p) = src.next_packet().unwrap() {
+            assert_eq!(p.data.len(), 1000);
+            n += 1;
+        }
+        assert_eq!(n, 2_000);
+        assert_eq!(Arc::as_ptr(src.buffer()), first);
+        assert!(src.io.spare.is_empty());
     }
 }

@@ -8,7 +8,7 @@ pub mod file;
 #[cfg(feature = "pcap")]
 pub mod pcap_live;
 
-pub use file::{CaptureError, Damage, FileSource, Format};
+pub use file::{CaptureError, Damage, FileSource, Format, Located};
 
 /// A link type number as in the pcap/pcapng headers (LINKTYPE_*).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]

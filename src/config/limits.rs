@@ -183,12 +183,22 @@ pub const MAX_HELD_BYTES: usize = 16 * 1024;
 pub const STREAM_BUFFER_POOL: usize = 1024;
 
 /// Initial size of the read buffer of each capture file reader
-/// (`capture::file`). pcap-parser's buffered reader measured 6.0–6.3 GB/s
-/// with 1 MiB (research/crates.md); the buffer only has to hold one whole
-/// record, so larger buys nothing. Memory per open file stays at this size
-/// unless a bigger pcapng block must be parsed (see
+/// (`capture::file`), and so the size of each `read()` and of the block of
+/// packets handed to the workers without copying. Sized to stay in L2 cache
+/// while the reader parses it and a worker decodes it; it only has to hold
+/// one whole record, so larger buys nothing. Memory per buffer stays at this
+/// size unless a bigger pcapng block must be parsed (see
 /// [`CAPTURE_MAX_BLOCK_LEN`]).
-pub const CAPTURE_READ_BUFFER: usize = 1 << 20;
+pub const CAPTURE_READ_BUFFER: usize = 256 * 1024;
+
+/// Retired read buffers a capture file reader keeps for reuse
+/// (`capture::file`). A buffer handed to the workers cannot be written until
+/// they drop it, so the reader moves on to a fresh one and keeps the old one
+/// to reuse once it is free. Buffers in flight are bounded by the worker
+/// queues, so a few dozen cover them and the reader stops allocating in
+/// steady state; retired buffers beyond this are dropped (freed when the
+/// workers let go).
+pub const CAPTURE_SPARE_BUFFERS: usize = 32;
 
 /// Largest captured length of one packet (`caplen_limit`), in bytes. This is
 /// libpcap's MAXIMUM_SNAPLEN and Wireshark's WTAP_MAX_PACKET_SIZE_STANDARD:

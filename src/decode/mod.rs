@@ -202,11 +202,16 @@ pub struct Decoded<'a> {
     pub payload: &'a [u8],
     /// The capture (snap length) cut the payload short: for TCP, fewer bytes
     /// than the IP length announces; for UDP, than the UDP length announces
-    /// (a whole datagram inside a cut IP packet is not truncated). `payload`
-    /// is what was captured. Headers are always complete.
+    /// (a whole datagram inside a cut IP packet is not truncated), also when
+    /// the IP packet is complete but shorter than the UDP length
+    /// ([`DecodeAnomaly::UdpLengthOverrun`]). `payload` is what was
+    /// captured. Headers are always complete.
     pub truncated: bool,
     /// The tunnels the packet was unwrapped from; `None` for a plain packet.
     pub tunnel: Option<TunnelInfo>,
+    /// Something odd that did not stop the decode (count it under
+    /// [`DecodeAnomaly::label`]); it may come from an outer layer.
+    pub anomaly: Option<DecodeAnomaly>,
 }
 
 /// Everything about an IP fragment except its bytes and position: what the
@@ -289,7 +294,9 @@ pub enum DecodeError {
     OtherTransport,
     /// TCP data offset below 5, or a TCP header longer than the IP payload.
     MalformedTcp,
-    /// UDP length field between 1 and 7, or longer than the IP payload.
+    /// UDP length field between 1 and 7, or a UDP header that does not fit
+    /// in a complete IP payload. (A length field beyond the IP payload is
+    /// decoded: [`DecodeAnomaly::UdpLengthOverrun`].)
     MalformedUdp,
 }
 
@@ -360,6 +367,37 @@ impl fmt::Display for DecodeError {
 
 impl std::error::Error for DecodeError {}
 
+/// Something odd about a frame that was decoded all the same
+/// ([`Decoded::anomaly`]). Each variant is a counter label, separate from
+/// the [`DecodeError`] ones: the frame is not lost, but the oddity stays
+/// visible.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum DecodeAnomaly {
+    /// A UDP length field larger than the complete IP payload (fuzzed or
+    /// forged): the bytes present are decoded, bounded by the IP payload,
+    /// as for a datagram cut by the snap length ([`Decoded::truncated`] is
+    /// set). tshark dissects these too.
+    UdpLengthOverrun,
+}
+
+impl DecodeAnomaly {
+    /// Every variant, in label order, for registering counters up front.
+    pub const ALL: [DecodeAnomaly; 1] = [DecodeAnomaly::UdpLengthOverrun];
+
+    /// Stable snake_case label used in stats and the summary.
+    pub fn label(self) -> &'static str {
+        match self {
+            DecodeAnomaly::UdpLengthOverrun => "udp_length_overrun",
+        }
+    }
+}
+
+impl fmt::Display for DecodeAnomaly {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.label())
+    }
+}
+
 /// Link types [`decode`] understands; any other gives
 /// [`DecodeError::UnsupportedLinktype`]. 12 and 14 are the platform `DLT_RAW`
 /// values some writers stored instead of `LINKTYPE_RAW` (101); 149 is
@@ -423,6 +461,7 @@ pub fn decode_reassembled<'a>(
         },
         tunnel: meta.tunnel,
         ip: Some((meta.src_ip, meta.dst_ip)),
+        anomaly: None,
     };
     let (protocol, rest) =
         match ip::skip_extensions(IpNumber(meta.protocol), payload, false, meta.is_ipv6())? {
@@ -449,6 +488,8 @@ struct Walk {
     tunnel: Option<TunnelInfo>,
     /// Addresses of the innermost IP header seen so far.
     ip: Option<(IpAddr, IpAddr)>,
+    /// An oddity of a layer seen so far, for [`Decoded::anomaly`].
+    anomaly: Option<DecodeAnomaly>,
 }
 
 impl Walk {
@@ -504,6 +545,7 @@ impl Walk {
             payload: t.payload,
             truncated: t.truncated,
             tunnel: self.tunnel,
+            anomaly: self.anomaly,
         }
     }
 }
@@ -607,6 +649,16 @@ const PORT_TEREDO: u16 = 3544;
 const PORT_GTPU: u16 = 2152;
 const PORT_MPLS_UDP: u16 = 6635;
 
+/// Whether a UDP port is one the decoder may treat as a tunnel (either side):
+/// a frame on it is decoded in full before its flow is known.
+#[inline]
+pub fn is_udp_tunnel_port(port: u16) -> bool {
+    matches!(
+        port,
+        PORT_VXLAN | PORT_GENEVE | PORT_TEREDO | PORT_GTPU | PORT_MPLS_UDP
+    )
+}
+
 /// After an IP header (and its extensions): the transport, or a tunnel.
 #[inline]
 fn after_ip<'a>(
@@ -621,6 +673,9 @@ fn after_ip<'a>(
     match protocol {
         IpNumber::UDP => {
             let t = transport::udp(payload, truncated)?;
+            if t.length_overrun {
+                w.anomaly = Some(DecodeAnomaly::UdpLengthOverrun);
+            }
             let outer = w.decoded(src, dst, t);
             match udp_tunnel(&t)? {
                 Some((kind, id, next)) => {

@@ -733,15 +733,17 @@ fn udp_length_rules() {
         decode(LinkType::IPV4, &p).unwrap_err(),
         DecodeError::MalformedUdp
     );
-    // Longer than a complete IP payload: malformed.
+    // Longer than a complete IP payload: decoded up to the IP payload's
+    // end, marked truncated, and the anomaly is reported.
     p[V4_UDP_LEN..V4_UDP_LEN + 2].copy_from_slice(&13u16.to_be_bytes());
-    assert_eq!(
-        decode(LinkType::IPV4, &p).unwrap_err(),
-        DecodeError::MalformedUdp
-    );
+    let d = decode(LinkType::IPV4, &p).unwrap();
+    assert_eq!(d.payload, &[0xde, 0xad, 0xbe, 0xef]);
+    assert!(d.truncated);
+    assert_eq!(d.anomaly, Some(DecodeAnomaly::UdpLengthOverrun));
     // Longer than the captured part of a cut IP packet: truncated, decoded.
     let d = decode(LinkType::IPV4, &IPV4_UDP[..29]).unwrap();
     assert!(d.truncated);
+    assert_eq!(d.anomaly, None);
     assert_eq!(d.payload, &[0xde]);
     // UDP header itself cut.
     assert_eq!(

@@ -162,6 +162,59 @@ pub fn looks_like_dns(payload: &[u8]) -> bool {
     min_len as usize <= payload.len()
 }
 
+/// Strict check for a DNS query on a port DNS does not own (tshark's DNS
+/// heuristic finds these too): exactly the shape a stub resolver sends. QR
+/// 0, opcode 0 (RFC 1035 §4.1.1), Z and RCODE 0; one question, no answer or
+/// authority record, at most one additional record, which must be an EDNS
+/// OPT record (RFC 6891 §6.1.2: root owner, type 41); the question's name
+/// made of uncompressed labels of 1..=63 bytes, at most 255 bytes in all,
+/// class IN; and nothing after the message. Random payloads and QUIC
+/// packets fail within the first bytes.
+pub fn looks_like_query(payload: &[u8]) -> bool {
+    let Some(h) = header(payload) else {
+        return false;
+    };
+    let (Some(&flags_hi), Some(&flags_lo)) = (payload.get(2), payload.get(3)) else {
+        return false;
+    };
+    if h.qr || flags_hi & 0x78 != 0 || flags_lo & 0x7f != 0 {
+        return false;
+    }
+    if h.qdcount != 1 || h.ancount != 0 || h.nscount != 0 || h.arcount > 1 {
+        return false;
+    }
+    let mut at = HEADER_LEN;
+    loop {
+        let Some(&len) = payload.get(at) else {
+            return false;
+        };
+        at += 1;
+        if len == 0 {
+            break;
+        }
+        if len > 63 || at - HEADER_LEN + usize::from(len) > 255 {
+            return false;
+        }
+        at += usize::from(len);
+    }
+    // QTYPE, then QCLASS IN.
+    if payload.get(at + 2..at + 4) != Some(&[0, 1][..]) {
+        return false;
+    }
+    let rest = payload.get(at + 4..).unwrap_or_default();
+    match h.arcount {
+        0 => rest.is_empty(),
+        // OPT: root name, type 41, class (UDP size), TTL, RDLENGTH, RDATA.
+        _ => {
+            rest.get(..3) == Some(&[0, 0, 41][..])
+                && rest
+                    .get(9..11)
+                    .map(|l| usize::from(u16::from_be_bytes([l[0], l[1]])))
+                    .is_some_and(|rdlen| rest.len() == 11 + rdlen)
+        }
+    }
+}
+
 /// Split one DNS message off the front of a TCP byte stream (RFC 1035
 /// §4.2.2: each message is preceded by a two-byte big-endian length).
 /// Returns the message and the number of stream bytes it used, or `None`
@@ -435,6 +488,45 @@ mod tests {
             v.extend_from_slice(&x.to_be_bytes());
         }
         v
+    }
+
+    #[test]
+    fn looks_like_query_takes_stub_queries_only() {
+        assert!(looks_like_query(QUERY_A));
+        // With an EDNS OPT record (UDP size 1232, no options).
+        let mut edns = QUERY_A.to_vec();
+        edns[11] = 1;
+        edns.extend_from_slice(&[0, 0, 41, 0x04, 0xd0, 0, 0, 0, 0, 0, 0]);
+        assert!(looks_like_query(&edns));
+        // The same bytes as a response, with a trailing byte, with a second
+        // question, with an answer count, with class CH, or cut short: no.
+        let mut resp = QUERY_A.to_vec();
+        resp[2] |= 0x80;
+        assert!(!looks_like_query(&resp));
+        let mut trailing = QUERY_A.to_vec();
+        trailing.push(0);
+        assert!(!looks_like_query(&trailing));
+        let mut two = QUERY_A.to_vec();
+        two[5] = 2;
+        assert!(!looks_like_query(&two));
+        let mut an = QUERY_A.to_vec();
+        an[7] = 1;
+        assert!(!looks_like_query(&an));
+        let mut ch = QUERY_A.to_vec();
+        let last = ch.len() - 1;
+        ch[last] = 3;
+        assert!(!looks_like_query(&ch));
+        for cut in 0..QUERY_A.len() {
+            assert!(!looks_like_query(&QUERY_A[..cut]), "cut at {cut}");
+        }
+        // A compression pointer in the question, or a QUIC v1 Initial's
+        // first bytes: no.
+        let mut ptr = hdr(0x0100, 1, 0, 0, 0);
+        ptr.extend_from_slice(&[0xc0, 0x0c, 0, 1, 0, 1]);
+        assert!(!looks_like_query(&ptr));
+        let mut quic = vec![0xc3, 0, 0, 0, 1, 8];
+        quic.resize(1200, 0x5a);
+        assert!(!looks_like_query(&quic));
     }
 
     #[rustfmt::skip]

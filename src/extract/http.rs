@@ -30,10 +30,14 @@
 //!   host; otherwise the first Host header. With duplicate Host headers
 //!   the first counts and `duplicate_host` is set (RFC 9112 §3.2 says such
 //!   a request must be rejected: it is a smuggling or evasion signal).
-//! - Host value: OWS trimmed, a `:port` suffix removed, IPv6 brackets
-//!   removed (`[::1]:80` → `::1`), userinfo (`user@`) removed from URI
-//!   authorities. An empty result is no host. The bytes are otherwise raw
-//!   and attacker-controlled.
+//! - Host value: it ends at the first NUL byte, as C-based servers and
+//!   proxies read it (tshark cuts it there too), so `Host: a.example\0junk`
+//!   is `a.example` and `nul_in_host` is set (RFC 9110 §5.5 forbids NUL in
+//!   a field value: a smuggling or evasion signal). Then OWS trimmed, a
+//!   `:port` suffix removed, IPv6 brackets removed (`[::1]:80` → `::1`),
+//!   userinfo (`user@`) removed from URI authorities. An empty result is no
+//!   host. The bytes are otherwise raw and attacker-controlled (other
+//!   control bytes are kept).
 //! - A field with whitespace before the colon is not a Host header (RFC
 //!   9112 §5.1 requires rejecting it). Obsolete line folding (a line that
 //!   starts with SP/HTAB) continues the previous field and is ignored.
@@ -65,6 +69,9 @@ pub enum HttpScan<'a> {
         complete: bool,
         /// More than one Host header field was present.
         duplicate_host: bool,
+        /// The (first) Host header value held a NUL byte and was cut there
+        /// (module doc).
+        nul_in_host: bool,
     },
     /// A request line was recognised but no name was found before
     /// [`HTTP_MAX_HEAD_LEN`] bytes without the head ending (`too_long`).
@@ -257,6 +264,7 @@ pub fn scan_request(buf: &[u8]) -> HttpScan<'_> {
     };
     let mut header_host: Option<Option<&[u8]>> = None;
     let mut duplicate_host = false;
+    let mut nul_in_host = false;
 
     loop {
         let Some((field, next)) = line_at(window, pos) else {
@@ -272,6 +280,7 @@ pub fn scan_request(buf: &[u8]) -> HttpScan<'_> {
                     head_len: pos,
                     complete: false,
                     duplicate_host,
+                    nul_in_host,
                 },
                 None => HttpScan::TooLong { method },
             };
@@ -290,6 +299,14 @@ pub fn scan_request(buf: &[u8]) -> HttpScan<'_> {
         if name.eq_ignore_ascii_case(b"host") {
             let value = value.get(1..).unwrap_or_default();
             if header_host.is_none() {
+                // The value ends at a NUL, as a C string (module doc).
+                let value = match value.iter().position(|&b| b == 0) {
+                    Some(nul) => {
+                        nul_in_host = true;
+                        value.get(..nul).unwrap_or_default()
+                    }
+                    None => value,
+                };
                 header_host = Some(strip_port(value));
             } else {
                 duplicate_host = true;
@@ -302,6 +319,7 @@ pub fn scan_request(buf: &[u8]) -> HttpScan<'_> {
         head_len: pos,
         complete: true,
         duplicate_host,
+        nul_in_host,
     }
 }
 
@@ -316,6 +334,7 @@ mod tests {
             head_len,
             complete: true,
             duplicate_host: false,
+            nul_in_host: false,
         }
     }
 
@@ -385,6 +404,7 @@ mod tests {
                 head_len: r.len(),
                 complete: true,
                 duplicate_host: true,
+                nul_in_host: false,
             }
         );
     }
@@ -507,6 +527,7 @@ mod tests {
             head_len,
             complete,
             duplicate_host,
+            ..
         } = scan_request(&r)
         else {
             panic!("{:?}", scan_request(&r));
@@ -546,6 +567,57 @@ mod tests {
             HttpScan::Request {
                 host: Some(b"c.example"),
                 complete: false,
+                ..
+            }
+        ));
+    }
+
+    #[test]
+    fn host_value_ends_at_nul() {
+        // ndpi__fuzz-2006-09-29-28586.pcap frame 20; tshark reads `%s`.
+        let r = b"GET / HTTP/1.1\r\nHost:%s\x002.20.3.5\r\nAccept: */*\r\n\r\n";
+        assert_eq!(
+            scan_request(r),
+            HttpScan::Request {
+                method: b"GET",
+                host: Some(b"%s"),
+                head_len: r.len(),
+                complete: true,
+                duplicate_host: false,
+                nul_in_host: true,
+            }
+        );
+        // Trimmed and port-stripped after the cut.
+        assert_eq!(
+            host_of(b"GET / HTTP/1.1\r\nHost: a.example:8080 \x00b.example\r\n\r\n"),
+            Some(&b"a.example"[..])
+        );
+        // A NUL first leaves no host; a later Host header does not stand in.
+        assert_eq!(
+            host_of(b"GET / HTTP/1.1\r\nHost: \x00x.example\r\nHost: y.example\r\n\r\n"),
+            None
+        );
+        // Only the Host value is cut: a NUL in another field is ignored, and
+        // the absolute-form target still wins.
+        assert_eq!(
+            scan_request(b"GET / HTTP/1.1\r\nX-A: \x00\r\nHost: h.example\r\n\r\n"),
+            req(b"GET", Some(b"h.example"), 43)
+        );
+        assert_eq!(
+            host_of(b"GET http://abs.example/ HTTP/1.1\r\nHost: \x00\r\n\r\n"),
+            Some(&b"abs.example"[..])
+        );
+        // A cut head keeps the flag.
+        let mut long = b"GET / HTTP/1.1\r\nHost: n.example\x00z\r\n".to_vec();
+        while long.len() < HTTP_MAX_HEAD_LEN + 10 {
+            long.extend_from_slice(b"X-Filler: aaaaaaaaaaaaaaaaaaaaaaaaaaaa\r\n");
+        }
+        assert!(matches!(
+            scan_request(&long),
+            HttpScan::Request {
+                host: Some(b"n.example"),
+                complete: false,
+                nul_in_host: true,
                 ..
             }
         ));

@@ -16,6 +16,7 @@ pub mod tcp;
 pub mod udp;
 
 use std::collections::HashMap;
+use std::hash::{Hash, Hasher};
 use std::net::IpAddr;
 
 use crate::config::limits;
@@ -27,13 +28,41 @@ pub const PROTO_TCP: u8 = 6;
 pub const PROTO_UDP: u8 = 17;
 
 /// A direction-independent 5-tuple: the lower (ip, port) endpoint first.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct FlowKey {
     pub lo_ip: IpAddr,
     pub hi_ip: IpAddr,
     pub lo_port: u16,
     pub hi_port: u16,
     pub proto: u8,
+}
+
+/// Hashes the key as two or three words (the derived `Hash` feeds each
+/// address byte by byte with length prefixes, which costs more than the
+/// lookup). Equal keys give equal words; the family tag keeps an IPv4 pair
+/// and an IPv6 pair with the same low bits apart.
+impl Hash for FlowKey {
+    #[inline]
+    fn hash<H: Hasher>(&self, h: &mut H) {
+        let tail = (u64::from(self.lo_port) << 24)
+            | (u64::from(self.hi_port) << 8)
+            | u64::from(self.proto);
+        match (self.lo_ip, self.hi_ip) {
+            (IpAddr::V4(a), IpAddr::V4(b)) => {
+                h.write_u64((u64::from(u32::from(a)) << 32) | u64::from(u32::from(b)));
+                h.write_u64(tail);
+            }
+            (a, b) => {
+                let wide = |ip: IpAddr| match ip {
+                    IpAddr::V4(v) => u128::from(u32::from(v)),
+                    IpAddr::V6(v) => u128::from(v),
+                };
+                h.write_u128(wide(a));
+                h.write_u128(wide(b));
+                h.write_u64(tail | (1 << 48));
+            }
+        }
+    }
 }
 
 impl FlowKey {
@@ -47,7 +76,13 @@ impl FlowKey {
         dst_ip: IpAddr,
         dst_port: u16,
     ) -> (FlowKey, Direction) {
-        if (src_ip, src_port) <= (dst_ip, dst_port) {
+        // The derived order of `(IpAddr, u16)`; for two IPv4 addresses
+        // (the common case) as integers, which orders them the same way.
+        let src_is_lo = match (src_ip, dst_ip) {
+            (IpAddr::V4(s), IpAddr::V4(d)) => (u32::from(s), src_port) <= (u32::from(d), dst_port),
+            _ => (src_ip, src_port) <= (dst_ip, dst_port),
+        };
+        if src_is_lo {
             (
                 FlowKey {
                     lo_ip: src_ip,
@@ -257,25 +292,22 @@ impl FlowTable {
             }
             return;
         }
-        if !self.map.contains_key(&key) {
+        // One lookup for a known flow (the entry); a second one only when
+        // the table is full and the flow might be new.
+        if self.map.len() >= self.max_flows && !self.map.contains_key(&key) {
+            self.sweep(ts);
             if self.map.len() >= self.max_flows {
-                self.sweep(ts);
-                if self.map.len() >= self.max_flows {
-                    self.evict_one();
-                }
+                self.evict_one();
             }
-            self.stats.flows_created += 1;
-            self.map.insert(
-                key,
-                TcpFlow {
-                    dirs: [DirectionState::default(), DirectionState::default()],
-                    last_ts: ts,
-                },
-            );
         }
-        let Some(flow) = self.map.get_mut(&key) else {
-            return;
-        };
+        let created = &mut self.stats.flows_created;
+        let flow = self.map.entry(key).or_insert_with(|| {
+            *created += 1;
+            TcpFlow {
+                dirs: [DirectionState::default(), DirectionState::default()],
+                last_ts: ts,
+            }
+        });
         flow.last_ts = ts;
         let before = flow.bytes_held();
         let d = &mut flow.dirs[dir.index()];

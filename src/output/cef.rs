@@ -28,6 +28,7 @@ use super::escape::passes_through;
 use super::json::dns_type_mnemonic;
 use super::policy::Rollup;
 use crate::event::{DnsAnswerEvent, Endpoints, Event, NameDetail, NameEvent};
+use crate::inventory::{Evidence, EvidenceKind};
 use crate::signatures::Confidence;
 
 const HEX: &[u8; 16] = b"0123456789abcdef";
@@ -223,6 +224,123 @@ pub fn write_dns_answer(ev: &DnsAnswerEvent, out: &mut Vec<u8>) {
         " {key}={} cn2Label=ttl cn2={} cn1Label=packet cn1={}",
         ev.addr, ev.ttl, ev.packet
     );
+}
+
+/// Appends a derived alert of the attribution stage (`dns-correlated`,
+/// `ksc-port`; docs/SCHEMA.md "Derived alerts") as one CEF record, nothing
+/// for evidence that is not an alert (prefix; see
+/// `attribution::json::is_alert`).
+///
+/// Header: signature id = the rule id (dns-correlated: the name rule of the
+/// answer's name; ksc-port: the `[[port]]` rule), name `phonehome
+/// dns-correlated: VENDOR CATEGORY` or `phonehome ksc-port: ROLE`, severity
+/// from the evidence's confidence as for alerts ([`severity`]).
+///
+/// Extension keys, in this order: `rt` (packet time, ms), `cat` (rule
+/// category; dns-correlated), `src` `spt` `dst` `dpt` `proto` (the flow),
+/// `dhost` (dns-correlated: the question name of the answer, escaped),
+/// `smac` (if known), `cs1` rule id, `cs2` confidence, `cs3` ruleset and
+/// `cs4` pattern (dns-correlated), `cs5` channel, `cs6` host (the home host
+/// the evidence is about), then dns-correlated: `flexString1` owner
+/// (escaped), `flexString2` answering DNS server, `cn1` packet, `cn2` TTL,
+/// `cn3` answer packet, `deviceCustomDate1` answer time (ms); ksc-port:
+/// `flexString1` role, `flexString2` peer, `cn1` packet, `cn2` KSC port.
+/// Each custom field has its `…Label`.
+pub fn write_evidence(ev: &Evidence, out: &mut Vec<u8>) {
+    let (ep, rule_id, confidence) = match &ev.kind {
+        EvidenceKind::DnsCorrelated {
+            endpoints,
+            rule,
+            confidence,
+            ..
+        } => (endpoints, rule.id.as_str(), *confidence),
+        EvidenceKind::KscPort {
+            endpoints,
+            rule_id,
+            confidence,
+            ..
+        } => (endpoints, &rule_id[..], *confidence),
+        EvidenceKind::Prefix { .. } => return,
+    };
+    let _ = write!(
+        out,
+        "CEF:0|phonehome|phonehome|{}|",
+        env!("CARGO_PKG_VERSION")
+    );
+    escape_header(rule_id.as_bytes(), out);
+    let _ = write!(out, "|phonehome {}: ", ev.channel().as_str());
+    match &ev.kind {
+        EvidenceKind::DnsCorrelated { rule, .. } => {
+            escape_header(rule.vendor.as_bytes(), out);
+            out.push(b' ');
+            escape_header(rule.category.as_bytes(), out);
+        }
+        EvidenceKind::KscPort { role, .. } => out.extend_from_slice(role.as_str().as_bytes()),
+        EvidenceKind::Prefix { .. } => {}
+    }
+    let _ = write!(out, "|{}|rt={}", severity(confidence), ev.ts / 1_000_000);
+    if let EvidenceKind::DnsCorrelated { rule, .. } = &ev.kind {
+        out.extend_from_slice(b" cat=");
+        escape_extension(rule.category.as_bytes(), out);
+    }
+    write_endpoints(ep, out);
+    if let EvidenceKind::DnsCorrelated { name, .. } = &ev.kind {
+        out.extend_from_slice(b" dhost=");
+        escape_extension(name, out);
+    }
+    if let Some(mac) = ep.src_mac {
+        let [a, b, c, d, e, f] = mac;
+        let _ = write!(out, " smac={a:02x}:{b:02x}:{c:02x}:{d:02x}:{e:02x}:{f:02x}");
+    }
+    out.extend_from_slice(b" cs1Label=ruleId cs1=");
+    escape_extension(rule_id.as_bytes(), out);
+    out.extend_from_slice(b" cs2Label=confidence cs2=");
+    out.extend_from_slice(confidence.as_str().as_bytes());
+    if let EvidenceKind::DnsCorrelated { rule, .. } = &ev.kind {
+        out.extend_from_slice(b" cs3Label=ruleset cs3=");
+        escape_extension(rule.vendor.as_bytes(), out);
+        out.extend_from_slice(b" cs4Label=pattern cs4=");
+        escape_extension(rule.pattern.as_bytes(), out);
+    }
+    let _ = write!(
+        out,
+        " cs5Label=channel cs5={} cs6Label=host cs6={}",
+        ev.channel().as_str(),
+        ev.host
+    );
+    match &ev.kind {
+        EvidenceKind::DnsCorrelated {
+            owner,
+            answered_by,
+            answer_packet,
+            answer_ts,
+            ttl,
+            ..
+        } => {
+            out.extend_from_slice(b" flexString1Label=owner flexString1=");
+            escape_extension(owner, out);
+            let _ = write!(
+                out,
+                " flexString2Label=answeredBy flexString2={answered_by} cn1Label=packet cn1={} \
+                 cn2Label=ttl cn2={ttl} cn3Label=answerPacket cn3={answer_packet} \
+                 deviceCustomDate1Label=answerTime deviceCustomDate1={}",
+                ev.packet,
+                answer_ts / 1_000_000
+            );
+        }
+        EvidenceKind::KscPort { role, peer, .. } => {
+            let _ = write!(
+                out,
+                " flexString1Label=role flexString1={} flexString2Label=peer flexString2={} \
+                 cn1Label=packet cn1={} cn2Label=kscPort cn2={}",
+                role.as_str(),
+                peer.ip,
+                ev.packet,
+                peer.port
+            );
+        }
+        EvidenceKind::Prefix { .. } => {}
+    }
 }
 
 fn write_endpoints(ep: &Endpoints, out: &mut Vec<u8>) {
@@ -460,6 +578,86 @@ mod tests {
             .map(|(_, v)| v.clone());
         assert_eq!(c6a2.as_deref(), Some(&b"::1"[..]));
         assert!(!ext.iter().any(|(k, _)| k == "src"));
+    }
+
+    #[test]
+    fn golden_derived_alert_records() {
+        use crate::output::testdata;
+        let mut out = Vec::new();
+        write_evidence(
+            &testdata::dns_correlated(
+                b"ksn-url-geo.kaspersky-labs.com",
+                b"e1234.a.example-cdn.net",
+                "kaspersky-dns-0012",
+            ),
+            &mut out,
+        );
+        let want = format!(
+            concat!(
+                "CEF:0|phonehome|phonehome|{}|kaspersky-dns-0012|",
+                "phonehome dns-correlated: kaspersky telemetry_ksn|5|",
+                "rt=1741593870123 cat=telemetry_ksn src=10.1.0.24 spt=50122 dst=203.0.113.77 ",
+                "dpt=443 proto=TCP dhost=ksn-url-geo.kaspersky-labs.com smac=02:50:0b:00:00:18 ",
+                "cs1Label=ruleId cs1=kaspersky-dns-0012 cs2Label=confidence cs2=medium ",
+                "cs3Label=ruleset cs3=kaspersky cs4Label=pattern cs4=*.kaspersky-labs.com ",
+                "cs5Label=channel cs5=dns-correlated cs6Label=host cs6=10.1.0.24 ",
+                "flexString1Label=owner flexString1=e1234.a.example-cdn.net ",
+                "flexString2Label=answeredBy flexString2=10.1.0.2 cn1Label=packet cn1=312 ",
+                "cn2Label=ttl cn2=60 cn3Label=answerPacket cn3=298 ",
+                "deviceCustomDate1Label=answerTime deviceCustomDate1=1741593780019"
+            ),
+            env!("CARGO_PKG_VERSION")
+        );
+        assert_eq!(String::from_utf8(out).expect("ASCII"), want);
+
+        let mut out = Vec::new();
+        write_evidence(&testdata::ksc_server(), &mut out);
+        let want = format!(
+            concat!(
+                "CEF:0|phonehome|phonehome|{}|kaspersky-port-0001|",
+                "phonehome ksc-port: ksc-server|8|",
+                "rt=1741593870123 src=10.1.0.31 spt=49800 dst=10.1.0.5 dpt=13000 proto=TCP ",
+                "cs1Label=ruleId cs1=kaspersky-port-0001 cs2Label=confidence cs2=high ",
+                "cs5Label=channel cs5=ksc-port cs6Label=host cs6=10.1.0.5 ",
+                "flexString1Label=role flexString1=ksc-server ",
+                "flexString2Label=peer flexString2=10.1.0.31 cn1Label=packet cn1=77 ",
+                "cn2Label=kscPort cn2=13000"
+            ),
+            env!("CARGO_PKG_VERSION")
+        );
+        assert_eq!(String::from_utf8(out).expect("ASCII"), want);
+
+        let mut out = Vec::new();
+        write_evidence(&crate::output::testdata::prefix(), &mut out);
+        assert!(out.is_empty(), "prefix evidence is not an alert");
+    }
+
+    #[test]
+    fn hostile_names_of_a_derived_alert_stay_in_their_fields() {
+        let name = b"x\n\"|= dst=6.6.6.6 cs5=ksc-port \xc3\x28\\.kaspersky-labs.com";
+        let owner = b"o|=\r\nflexString2=6.6.6.6\x00";
+        let ev = crate::output::testdata::dns_correlated(name, owner, "k|=1");
+        let mut out = Vec::new();
+        write_evidence(&ev, &mut out);
+        assert!(out.iter().all(|b| (0x20..=0x7e).contains(b)));
+        let (hdr, ext) = parse(&out).expect("well-formed CEF");
+        assert_eq!(hdr[4], b"k|=1");
+        let get = |k: &str| -> Vec<Vec<u8>> {
+            ext.iter()
+                .filter(|(key, _)| key == k)
+                .map(|(_, v)| v.clone())
+                .collect()
+        };
+        assert_eq!(get("dst"), [b"203.0.113.77".to_vec()]);
+        assert_eq!(get("cs5"), [b"dns-correlated".to_vec()]);
+        assert_eq!(get("flexString2"), [b"10.1.0.2".to_vec()]);
+        assert_eq!(get("cs1"), [b"k|=1".to_vec()]);
+        let dhost = get("dhost");
+        assert_eq!(dhost.len(), 1);
+        assert_eq!(escape::unescape(&dhost[0]).as_deref(), Some(&name[..]));
+        let o = get("flexString1");
+        assert_eq!(o.len(), 1);
+        assert_eq!(escape::unescape(&o[0]).as_deref(), Some(&owner[..]));
     }
 
     #[test]

@@ -25,6 +25,10 @@
 //!   `drain_timeout` to deliver the rest; what is left then stays in the
 //!   spool for the next run, or is counted `dropped{shutdown}`.
 //!
+//! Every record kind goes this way: alerts, roll-ups, and the derived
+//! alerts of the attribution stage ([`EventSink::evidence`]), each framed
+//! as the destination frames alerts (docs/SIEM.md).
+//!
 //! Counter invariant, once the sink is dropped:
 //! `accepted + spool_recovered = sent + dropped (all reasons) + spool_pending`.
 //! `resent` counts records sent again after a write error, which the
@@ -46,8 +50,10 @@ use super::policy::{Rollup, write_rollup_json};
 use super::sink::{EventSink, Filter};
 use super::spool::{PushError, Spool};
 use super::{hec, json, syslog, tls};
+use crate::attribution::json::is_alert;
 use crate::config::limits;
 use crate::event::{Event, NameEvent};
+use crate::inventory::Evidence;
 
 /// Errors opening a sink; each names the destination or file and what to
 /// do. None of them ever contains the HEC token.
@@ -628,8 +634,8 @@ impl EventSink for FileAlertSink {
         self.write_line()
     }
 
-    fn evidence(&mut self, e: &crate::inventory::Evidence) -> io::Result<()> {
-        if !self.filter.alerts {
+    fn evidence(&mut self, e: &Evidence) -> io::Result<()> {
+        if !self.filter.alerts || !is_alert(e) {
             return Ok(());
         }
         self.line.clear();
@@ -676,6 +682,15 @@ impl RecordFormat {
         match self {
             RecordFormat::Syslog(h, f) => h.write_message(ev, rollup, *f, out),
             RecordFormat::Hec { hostname } => hec::write_envelope(ev, rollup, hostname, out),
+        }
+    }
+
+    /// A derived alert of the attribution stage, framed as this format
+    /// frames alerts.
+    fn write_evidence(&self, e: &Evidence, out: &mut Vec<u8>) {
+        match self {
+            RecordFormat::Syslog(h, f) => h.write_evidence_message(e, *f, out),
+            RecordFormat::Hec { hostname } => hec::write_evidence_envelope(e, hostname, out),
         }
     }
 
@@ -862,6 +877,20 @@ impl EventSink for NetSink {
         }
         self.format
             .write(&Event::Name(ev.clone()), Some(r), &mut self.buf);
+        self.enqueue();
+        Ok(())
+    }
+
+    /// Derived alerts (`dns-correlated`, `ksc-port`): the same record as
+    /// the file sinks write, framed as this destination frames alerts, and
+    /// through the same queue, spool and counters.
+    fn evidence(&mut self, e: &Evidence) -> io::Result<()> {
+        // Derived alerts are alerts: the filter's `alerts` decides.
+        if !self.filter.alerts || !is_alert(e) {
+            return Ok(());
+        }
+        self.buf.clear();
+        self.format.write_evidence(e, &mut self.buf);
         self.enqueue();
         Ok(())
     }
@@ -1394,6 +1423,74 @@ mod tests {
         assert!(s.spooled >= 19, "{s:?}");
         assert_eq!((s.queued, s.spool_pending), (0, 0));
         let _ = fs::remove_dir_all(&dir);
+    }
+
+    #[test]
+    fn derived_alerts_go_through_the_queue_and_the_counters() {
+        use crate::output::testdata;
+        let fake = Fake::default();
+        fake.up.store(true, Ordering::SeqCst);
+        let fmt = RecordFormat::Hec {
+            hostname: "h".into(),
+        };
+        let mut sink =
+            NetSink::start("fake://ev", fmt, Box::new(fake.clone()), &fast_opts()).expect("start");
+        let counters = sink.counters();
+        let dns = testdata::dns_correlated(b"a.kaspersky-labs.com", b"a.cdn.example", "k-1");
+        for e in [&dns, &testdata::ksc_server(), &testdata::prefix()] {
+            sink.evidence(e).expect("queue");
+        }
+        // A sink not set to write alerts writes no derived alert either.
+        let mut names = NetSink::start(
+            "fake://names",
+            RecordFormat::Hec {
+                hostname: "h".into(),
+            },
+            Box::new(fake.clone()),
+            &SinkOptions {
+                filter: Filter::NAMES_LOG,
+                ..fast_opts()
+            },
+        )
+        .expect("start");
+        let names_counters = names.counters();
+        names.evidence(&dns).expect("filtered");
+        drop(names);
+        drop(sink);
+        let got = fake.got.lock().expect("lock").clone();
+        assert_eq!(
+            got.len(),
+            2,
+            "dns-correlated and ksc-port; prefix is no alert"
+        );
+        let mut want = Vec::new();
+        hec::write_evidence_envelope(&dns, "h", &mut want);
+        assert_eq!(got[0], want);
+        let s = counters.snapshot();
+        assert_eq!((s.accepted, s.sent, s.dropped_total()), (2, 2, 0), "{s}");
+        assert_eq!(names_counters.snapshot().accepted, 0);
+    }
+
+    #[test]
+    fn file_sink_writes_derived_alerts_but_not_prefix_evidence() {
+        use crate::output::testdata;
+        let path = std::env::temp_dir().join(format!(
+            "phonehome-deliv-evidence-{}.jsonl",
+            std::process::id()
+        ));
+        let _ = fs::remove_file(&path);
+        let mut sink = FileAlertSink::create(&path, Filter::ALERTS).expect("create");
+        let dns = testdata::dns_correlated(b"a.kaspersky-labs.com", b"a.cdn.example", "k-1");
+        for e in [&dns, &testdata::prefix()] {
+            sink.evidence(e).expect("write");
+        }
+        sink.flush().expect("flush");
+        let s = sink.counters().snapshot();
+        assert_eq!((s.accepted, s.sent), (1, 1), "{s}");
+        let mut want = Vec::new();
+        crate::attribution::json::write_evidence(&dns, &mut want);
+        assert_eq!(fs::read(&path).expect("read"), want);
+        let _ = fs::remove_file(&path);
     }
 
     #[test]

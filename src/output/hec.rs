@@ -52,7 +52,8 @@ use super::json;
 use super::policy::{Rollup, write_rollup_json};
 use super::syslog::Conn;
 use crate::config::limits;
-use crate::event::Event;
+use crate::event::{Event, TsNs};
+use crate::inventory::Evidence;
 
 /// The environment variable holding the HEC token when no token file is
 /// given.
@@ -120,6 +121,38 @@ pub fn write_envelope(ev: &Event, rollup: Option<&Rollup>, host: &str, out: &mut
         Event::DnsAnswer(a) => (a.ts, "dns_answer"),
         Event::FlowStart(f) => (f.ts, "flow_start"),
     };
+    write_envelope_head(ts, kind, host, out);
+    let start = out.len();
+    match (ev, rollup) {
+        (Event::Name(n), Some(r)) => write_rollup_json(n, r, out),
+        _ => json::write(ev, out),
+    }
+    if out.len() > start && out.last() == Some(&b'\n') {
+        out.pop();
+    }
+    out.push(b'}');
+}
+
+/// Appends a derived alert of the attribution stage (`dns-correlated`,
+/// `ksc-port`) as one HEC event envelope: `time` the packet time,
+/// `sourcetype` `phonehome:alert` (the record is in dataset
+/// `phonehome.alert`; `event.phonehome.channel` tells it apart), `event`
+/// the JSON record of `attribution::json::write_evidence`. Nothing for
+/// evidence that is not an alert (see `attribution::json::is_alert`).
+pub fn write_evidence_envelope(ev: &Evidence, host: &str, out: &mut Vec<u8>) {
+    if !crate::attribution::json::is_alert(ev) {
+        return;
+    }
+    write_envelope_head(ev.ts, "alert", host, out);
+    crate::attribution::json::write_evidence(ev, out);
+    if out.last() == Some(&b'\n') {
+        out.pop();
+    }
+    out.push(b'}');
+}
+
+/// `{"time":…,"host":…,"source":"phonehome","sourcetype":"phonehome:KIND","event":`
+fn write_envelope_head(ts: TsNs, kind: &str, host: &str, out: &mut Vec<u8>) {
     out.extend_from_slice(
         format!(
             "{{\"time\":{}.{:06},\"host\":",
@@ -132,15 +165,6 @@ pub fn write_envelope(ev: &Event, rollup: Option<&Rollup>, host: &str, out: &mut
     out.extend_from_slice(b",\"source\":\"phonehome\",\"sourcetype\":\"phonehome:");
     out.extend_from_slice(kind.as_bytes());
     out.extend_from_slice(b"\",\"event\":");
-    let start = out.len();
-    match (ev, rollup) {
-        (Event::Name(n), Some(r)) => write_rollup_json(n, r, out),
-        _ => json::write(ev, out),
-    }
-    if out.len() > start && out.last() == Some(&b'\n') {
-        out.pop();
-    }
-    out.push(b'}');
 }
 
 /// HEC over HTTPS with keep-alive.
@@ -488,6 +512,31 @@ mod tests {
         assert_eq!(chunked_complete(b"0\r\nX-T: 1\r\n\r\n"), Ok(true));
         assert!(chunked_complete(b"zz\r\n").is_err());
         assert!(chunked_complete(b"fffffffffff\r\n").is_err());
+    }
+
+    #[test]
+    fn derived_alert_envelope_carries_the_file_record() {
+        use crate::output::testdata;
+        for ev in [
+            testdata::dns_correlated(b"a\n\"b.kaspersky-labs.com", b"o\\", "k-1"),
+            testdata::ksc_server(),
+        ] {
+            let mut out = Vec::new();
+            write_evidence_envelope(&ev, "sensor-1", &mut out);
+            assert!(!out.contains(&b'\n'));
+            let v: serde_json::Value = serde_json::from_slice(&out).expect("JSON");
+            assert_eq!(v["time"].as_f64(), Some(1_741_593_870.123_456));
+            assert_eq!(v["host"], "sensor-1");
+            assert_eq!(v["source"], "phonehome");
+            assert_eq!(v["sourcetype"], "phonehome:alert");
+            let mut file = Vec::new();
+            crate::attribution::json::write_evidence(&ev, &mut file);
+            let file: serde_json::Value = serde_json::from_slice(&file).expect("JSON line");
+            assert_eq!(v["event"], file);
+        }
+        let mut out = Vec::new();
+        write_evidence_envelope(&testdata::prefix(), "h", &mut out);
+        assert!(out.is_empty(), "prefix evidence is not an alert");
     }
 
     #[test]

@@ -342,11 +342,14 @@ fn write_rollup_fields(r: &Rollup, buf: &mut Vec<u8>) {
 }
 
 /// The alert policy in front of a set of sinks: alerts go through
-/// [`AlertPolicy::decide`] (written, suppressed or rolled up); other events
-/// pass through. [`EventSink::flush`] writes the roll-ups that fell due by
-/// the latest packet time (live mode flushes periodically);
-/// [`EventSink::close`] writes every pending roll-up, so that each sighting
-/// is accounted for in some record.
+/// [`AlertPolicy::decide`] (written, suppressed or rolled up); derived
+/// alerts of the attribution stage are written once per (host, kind, rule)
+/// per re-alert interval, to every sink alike; other events pass through.
+/// [`EventSink::flush`](super::sink::EventSink::flush) writes the roll-ups
+/// that fell due by the latest packet time (live mode flushes
+/// periodically); [`EventSink::close`](super::sink::EventSink::close)
+/// writes every pending roll-up, so that each sighting is accounted for in
+/// some record.
 pub struct PolicySink {
     policy: AlertPolicy,
     sinks: Vec<Box<dyn super::sink::EventSink + Send>>,
@@ -427,8 +430,15 @@ impl super::sink::EventSink for PolicySink {
         }
     }
 
+    /// Derived alerts: one record per (host, kind, rule) per re-alert
+    /// interval, to every sink alike (files, syslog, HEC); with
+    /// `every_sighting`, every one. Repeats are not rolled up: the
+    /// inventory counts every piece of evidence.
     fn evidence(&mut self, e: &crate::inventory::Evidence) -> std::io::Result<()> {
         use crate::inventory::EvidenceKind;
+        if self.policy.every_sighting {
+            return self.each(|s| s.evidence(e));
+        }
         let (kind, rule): (u8, &str) = match &e.kind {
             EvidenceKind::DnsCorrelated { rule, .. } => (0, &rule.id),
             EvidenceKind::KscPort { rule_id, .. } => (1, rule_id),
@@ -693,6 +703,60 @@ mod tests {
         assert_eq!(p.decide(&extra), Decision::Emit(EmitReason::StateFull));
         assert_eq!(p.counters().state_full, 2);
         assert_eq!(p.keys(), limits::POLICY_MAX_KEYS);
+    }
+
+    /// Counts the derived alerts it is given.
+    #[derive(Clone, Default)]
+    struct Evidences(Arc<std::sync::Mutex<Vec<u64>>>);
+
+    impl crate::output::sink::EventSink for Evidences {
+        fn event(&mut self, _: &crate::event::Event) -> std::io::Result<()> {
+            Ok(())
+        }
+        fn flush(&mut self) -> std::io::Result<()> {
+            Ok(())
+        }
+        fn evidence(&mut self, e: &crate::inventory::Evidence) -> std::io::Result<()> {
+            if let Ok(mut v) = self.0.lock() {
+                v.push(e.packet);
+            }
+            Ok(())
+        }
+    }
+
+    #[test]
+    fn derived_alerts_once_per_host_kind_and_rule_per_interval_to_every_sink() {
+        use crate::output::sink::EventSink as _;
+        use crate::output::testdata;
+        let at = |packet: u64, ts: u64, rule: &str| {
+            let mut e = testdata::dns_correlated(b"a.kaspersky-labs.com", b"a.cdn", rule);
+            e.packet = packet;
+            e.ts = ts;
+            e
+        };
+        let feed = |every_sighting: bool| {
+            let (a, b) = (Evidences::default(), Evidences::default());
+            let mut p = PolicySink::new(
+                AlertPolicy::new(HOUR, every_sighting),
+                vec![Box::new(a.clone()), Box::new(b.clone())],
+            );
+            for e in [
+                at(1, T0, "k-1"),
+                at(2, T0 + 60 * SEC, "k-1"),
+                at(3, T0 + 60 * SEC, "k-2"),
+                at(4, T0 + HOUR, "k-1"),
+            ] {
+                p.evidence(&e).expect("deliver");
+            }
+            let (a, b) = (
+                a.0.lock().expect("lock").clone(),
+                b.0.lock().expect("lock").clone(),
+            );
+            assert_eq!(a, b, "every sink gets the same derived alerts");
+            a
+        };
+        assert_eq!(feed(false), [1, 3, 4]);
+        assert_eq!(feed(true), [1, 2, 3, 4]);
     }
 
     #[test]

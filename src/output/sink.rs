@@ -200,7 +200,7 @@ impl EventSink for JsonLinesSink {
     }
 
     fn evidence(&mut self, e: &crate::inventory::Evidence) -> io::Result<()> {
-        if !self.filter.alerts {
+        if !self.filter.alerts || !crate::attribution::json::is_alert(e) {
             return Ok(());
         }
         self.line.clear();

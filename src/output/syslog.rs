@@ -11,13 +11,17 @@
 //!   high → 4 (warning), medium → 5 (notice), low → 6 (informational);
 //!   unmatched names 6, DNS answers 7 (debug).
 //! - TIMESTAMP is packet time, RFC 3339 UTC with microseconds (§6.2.3).
-//! - MSGID: `alert`, `rollup`, `name` or `dns_answer`.
+//! - MSGID: `alert` (also the derived alerts of the attribution stage),
+//!   `rollup`, `name` or `dns_answer`.
 //! - Structured data (§6.3), SD-ID `phonehome@32473` (32473 is the example
 //!   enterprise number of RFC 5612; the SD-ID is a fixed label SIEM rules
 //!   can match): `rule`, `ruleset`, `confidence` (alerts), `src` (client
 //!   address), `proto`, `name` (name-escaped), and for roll-ups `count`,
 //!   `first`, `last`, `since`. Values escape `"`, `\` and `]` with `\`
 //!   (§6.3.3) on top of the name escaping. DNS answers carry `-`.
+//!   Derived alerts carry `rule`, `ruleset`, `confidence`, `channel`,
+//!   `host`, `src`, then `name` or `role` and `peer`
+//!   ([`Header::write_evidence_message`]).
 //! - BODY: the ECS JSON line without its newline (`--syslog-format json`)
 //!   or a CEF record (`cef`). No BOM: the body is ASCII (§6.4).
 //!
@@ -50,7 +54,8 @@ use super::policy::Rollup;
 use super::time::write_rfc3339;
 use super::{cef, json};
 use crate::config::limits;
-use crate::event::{Event, NameEvent};
+use crate::event::{Event, NameEvent, TsNs};
+use crate::inventory::{Evidence, EvidenceKind};
 use crate::signatures::Confidence;
 
 const HEX: &[u8; 16] = b"0123456789abcdef";
@@ -109,16 +114,7 @@ impl Header {
             Event::DnsAnswer(a) => (7, "dns_answer", a.ts),
             Event::FlowStart(f) => (7, "flow_start", f.ts),
         };
-        let pri = u16::from(self.facility) * 8 + u16::from(severity);
-        out.extend_from_slice(format!("<{pri}>1 ").as_bytes());
-        write_rfc3339(ts, out);
-        out.push(b' ');
-        out.extend_from_slice(self.hostname.as_bytes());
-        out.extend_from_slice(b" phonehome ");
-        out.extend_from_slice(self.procid.as_bytes());
-        out.push(b' ');
-        out.extend_from_slice(msgid.as_bytes());
-        out.push(b' ');
+        self.write_head(severity, ts, msgid, out);
         match ev {
             Event::Name(n) => write_sd(n, rollup, out),
             Event::DnsAnswer(_) | Event::FlowStart(_) => out.push(b'-'),
@@ -137,6 +133,78 @@ impl Header {
             }
             SyslogFormat::Cef => cef::write(ev, rollup, out),
         }
+    }
+
+    /// Appends a derived alert of the attribution stage as one RFC 5424
+    /// message (no framing, no line break); nothing for evidence that is
+    /// not an alert (see `attribution::json::is_alert`). MSGID `alert`,
+    /// severity from the evidence's confidence, TIMESTAMP its packet time;
+    /// structured data `rule`, `ruleset` (dns-correlated), `confidence`,
+    /// `channel`, `host` (the home host the evidence is about), `src` (the
+    /// flow's initiator), then `name` (dns-correlated: the answer's question
+    /// name) or `role` and `peer` (ksc-port). BODY: the JSON line of
+    /// `attribution::json::write_evidence` without its newline, or the CEF
+    /// record of [`cef::write_evidence`].
+    pub fn write_evidence_message(&self, ev: &Evidence, body: SyslogFormat, out: &mut Vec<u8>) {
+        let (ep, rule_id, confidence) = match &ev.kind {
+            EvidenceKind::DnsCorrelated {
+                endpoints,
+                rule,
+                confidence,
+                ..
+            } => (endpoints, rule.id.as_str(), *confidence),
+            EvidenceKind::KscPort {
+                endpoints,
+                rule_id,
+                confidence,
+                ..
+            } => (endpoints, &rule_id[..], *confidence),
+            EvidenceKind::Prefix { .. } => return,
+        };
+        self.write_head(severity(confidence), ev.ts, "alert", out);
+        out.push(b'[');
+        out.extend_from_slice(SD_ID.as_bytes());
+        sd_param("rule", rule_id.as_bytes(), out);
+        if let EvidenceKind::DnsCorrelated { rule, .. } = &ev.kind {
+            sd_param("ruleset", rule.vendor.as_bytes(), out);
+        }
+        sd_param("confidence", confidence.as_str().as_bytes(), out);
+        sd_param("channel", ev.channel().as_str().as_bytes(), out);
+        sd_param("host", ev.host.to_string().as_bytes(), out);
+        sd_param("src", ep.src_ip.to_string().as_bytes(), out);
+        match &ev.kind {
+            EvidenceKind::DnsCorrelated { name, .. } => sd_param("name", name, out),
+            EvidenceKind::KscPort { role, peer, .. } => {
+                sd_param("role", role.as_str().as_bytes(), out);
+                sd_param("peer", peer.ip.to_string().as_bytes(), out);
+            }
+            EvidenceKind::Prefix { .. } => {}
+        }
+        out.extend_from_slice(b"] ");
+        match body {
+            SyslogFormat::Json => {
+                crate::attribution::json::write_evidence(ev, out);
+                if out.last() == Some(&b'\n') {
+                    out.pop();
+                }
+            }
+            SyslogFormat::Cef => cef::write_evidence(ev, out),
+        }
+    }
+
+    /// `<PRI>1 TIMESTAMP HOSTNAME phonehome PROCID MSGID ` (the structured
+    /// data and the body follow).
+    fn write_head(&self, severity: u8, ts: TsNs, msgid: &str, out: &mut Vec<u8>) {
+        let pri = u16::from(self.facility) * 8 + u16::from(severity);
+        out.extend_from_slice(format!("<{pri}>1 ").as_bytes());
+        write_rfc3339(ts, out);
+        out.push(b' ');
+        out.extend_from_slice(self.hostname.as_bytes());
+        out.extend_from_slice(b" phonehome ");
+        out.extend_from_slice(self.procid.as_bytes());
+        out.push(b' ');
+        out.extend_from_slice(msgid.as_bytes());
+        out.push(b' ');
     }
 }
 
@@ -609,6 +677,85 @@ mod tests {
             .expect("body");
         let v: serde_json::Value = serde_json::from_str(body).expect("JSON");
         assert_eq!(v["phonehome"]["rollup"]["count"], 12);
+    }
+
+    #[test]
+    fn derived_alerts_are_alert_messages_with_the_file_record_as_body() {
+        use crate::output::testdata;
+        let dns = testdata::dns_correlated(
+            b"ksn-url-geo.kaspersky-labs.com",
+            b"e1234.a.example-cdn.net",
+            "kaspersky-dns-0012",
+        );
+        let mut out = Vec::new();
+        header().write_evidence_message(&dns, SyslogFormat::Json, &mut out);
+        let text = String::from_utf8(out).expect("ASCII");
+        // PRI = local0 (16) * 8 + notice (5, medium) = 133.
+        let head = concat!(
+            "<133>1 2025-03-10T08:04:30.123456Z sensor-1 phonehome 42 alert ",
+            r#"[phonehome@32473 rule="kaspersky-dns-0012" ruleset="kaspersky" confidence="medium" "#,
+            r#"channel="dns-correlated" host="10.1.0.24" src="10.1.0.24" "#,
+            r#"name="ksn-url-geo.kaspersky-labs.com"] "#
+        );
+        assert!(text.starts_with(head), "{text}");
+        let mut file = Vec::new();
+        crate::attribution::json::write_evidence(&dns, &mut file);
+        let file = String::from_utf8(file).expect("ASCII");
+        assert_eq!(text.get(head.len()..), file.strip_suffix('\n'));
+
+        let ksc = testdata::ksc_server();
+        let mut out = Vec::new();
+        header().write_evidence_message(&ksc, SyslogFormat::Cef, &mut out);
+        let text = String::from_utf8(out).expect("ASCII");
+        // PRI = 16 * 8 + warning (4, high) = 132.
+        let head = concat!(
+            "<132>1 2025-03-10T08:04:30.123456Z sensor-1 phonehome 42 alert ",
+            r#"[phonehome@32473 rule="kaspersky-port-0001" confidence="high" "#,
+            r#"channel="ksc-port" host="10.1.0.5" src="10.1.0.31" role="ksc-server" "#,
+            r#"peer="10.1.0.31"] "#
+        );
+        assert!(text.starts_with(head), "{text}");
+        let mut cef_rec = Vec::new();
+        cef::write_evidence(&ksc, &mut cef_rec);
+        assert_eq!(
+            text.get(head.len()..).map(str::as_bytes),
+            Some(&cef_rec[..])
+        );
+
+        let mut out = Vec::new();
+        header().write_evidence_message(&testdata::prefix(), SyslogFormat::Json, &mut out);
+        assert!(out.is_empty(), "prefix evidence is not an alert");
+    }
+
+    #[test]
+    fn hostile_derived_alert_name_stays_inside_its_sd_param() {
+        let raw = b"x\"] [evil@1 a=\"b\"]\n<13>1 - forged\xff";
+        let ev = crate::output::testdata::dns_correlated(raw, b"o", "k-1");
+        for fmt in [SyslogFormat::Json, SyslogFormat::Cef] {
+            let mut out = Vec::new();
+            header().write_evidence_message(&ev, fmt, &mut out);
+            assert!(out.iter().all(|b| (0x20..=0x7e).contains(b)), "{fmt:?}");
+            let text = String::from_utf8(out).expect("ASCII");
+            // `name` is the last SD-PARAM: the element closes right after it.
+            let start = text.find(" name=\"").expect("name param") + 7;
+            let close = unescaped_close(&text).expect("SD element closes");
+            let value = text.get(start..close - 1).expect("value");
+            let mut unsd = Vec::new();
+            let mut it = value.bytes();
+            while let Some(b) = it.next() {
+                unsd.push(if b == b'\\' {
+                    it.next().expect("escaped byte")
+                } else {
+                    b
+                });
+            }
+            assert_eq!(
+                crate::output::escape::unescape(&unsd).as_deref(),
+                Some(&raw[..]),
+                "{fmt:?}: {text}"
+            );
+            assert_eq!(text.get(close..close + 2), Some("] "), "{fmt:?}");
+        }
     }
 
     #[test]

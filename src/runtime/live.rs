@@ -609,6 +609,9 @@ pub fn metrics_text(shared: &LiveShared) -> String {
     for (k, v) in &w.decode_errors {
         let _ = writeln!(s, "phonehome_not_decoded_total{{reason=\"{k}\"}} {v}");
     }
+    for (k, v) in &w.decode_anomalies {
+        let _ = writeln!(s, "phonehome_decode_anomalies_total{{kind=\"{k}\"}} {v}");
+    }
     for (k, v) in &w.names {
         let _ = writeln!(s, "phonehome_names_total{{protocol=\"{k}\"}} {v}");
     }

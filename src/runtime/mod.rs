@@ -6,8 +6,10 @@
 //!    └──────────── recycled batch buffers ────────┘
 //! ```
 //!
-//! The reader (the calling thread) copies packets into per-worker batches
-//! and sends them over bounded `crossbeam` channels; a full channel blocks
+//! The reader (the calling thread) reads the file into shared buffers
+//! ([`FileSource::next_located`]), lists each packet's place in per-worker
+//! batches that hold a reference to the buffer (no packet is copied), and
+//! sends them over bounded `crossbeam` channels; a full channel blocks
 //! the reader (offline mode never drops). Packets are grouped in *rounds*:
 //! every batch of a round carries the round number and how many batches the
 //! round has, and the output thread writes a round only when all of its
@@ -26,7 +28,7 @@ use std::time::{Duration, Instant};
 
 use crossbeam_channel::{Receiver, Sender, bounded};
 
-use crate::capture::{CaptureError, FileSource, LinkType, RawPacket, Source};
+use crate::capture::{CaptureError, FileSource, LinkType, RawPacket};
 use crate::config::limits;
 use crate::decode::{self, Frame, L4};
 use crate::event::Event;
@@ -114,7 +116,7 @@ impl RunReport {
     }
 }
 
-/// One packet's place in a batch's byte arena.
+/// One packet's place in its batch's read buffer.
 #[derive(Clone, Copy, Debug)]
 struct PktRef {
     off: usize,
@@ -124,28 +126,20 @@ struct PktRef {
     packet_no: u64,
 }
 
-/// Packets for one worker, copied into one arena; recycled.
+/// Packets for one worker: positions in one of the reader's buffers, which
+/// the batch holds a reference to (no packet is copied). The worker drops
+/// the buffer when done and sends the batch back for its `pkts` vector.
 #[derive(Debug, Default)]
 struct Batch {
-    data: Vec<u8>,
+    buf: Option<Arc<Vec<u8>>>,
     pkts: Vec<PktRef>,
     round: u64,
     parts: u32,
 }
 
 impl Batch {
-    fn push(&mut self, p: &RawPacket<'_>, packet_no: u64) {
-        self.pkts.push(PktRef {
-            off: self.data.len(),
-            len: p.data.len(),
-            ts_ns: p.ts_ns,
-            linktype: p.linktype,
-            packet_no,
-        });
-        self.data.extend_from_slice(p.data);
-    }
     fn clear(&mut self) {
-        self.data.clear();
+        self.buf = None;
         self.pkts.clear();
     }
 }
@@ -176,24 +170,82 @@ struct Done {
 /// TCP and QUIC are rare (path-MTU discovery, MSS clamping, QUIC's DF bit),
 /// so the 5-tuple spread is kept.
 pub fn dispatch(p: &RawPacket<'_>, workers: usize) -> usize {
+    dispatch_frame(p.linktype, p.data, workers)
+}
+
+/// [`dispatch`] for a frame's bytes. The common shape (Ethernet, up to two
+/// VLAN tags, unfragmented IPv4, TCP or UDP off the tunnel ports) is hashed
+/// from fixed offsets; every other frame is decoded in full. Both give the
+/// same key for the same flow, as the fast path takes only frames whose
+/// outermost 5-tuple is their innermost.
+pub fn dispatch_frame(linktype: LinkType, data: &[u8], workers: usize) -> usize {
     if workers <= 1 {
         return 0;
     }
-    match decode::decode_frame(p.linktype, p.data) {
-        Ok(Frame::Packet(d)) => {
-            let proto = match d.l4 {
-                L4::Tcp(_) => PROTO_TCP,
-                L4::Udp => PROTO_UDP,
-            };
-            let (k, _) = FlowKey::new(proto, d.src_ip, d.src_port, d.dst_ip, d.dst_port);
-            (k.dispatch_hash() % workers as u64) as usize
-        }
-        Ok(Frame::Fragment(f)) => {
-            let (k, _) = FlowKey::new(0, f.meta.src_ip, 0, f.meta.dst_ip, 0);
-            (k.dispatch_hash() % workers as u64) as usize
-        }
-        Err(_) => 0,
+    let key = match fast_key(linktype, data) {
+        Some(k) => k,
+        None => match decode::decode_frame(linktype, data) {
+            Ok(Frame::Packet(d)) => {
+                let proto = match d.l4 {
+                    L4::Tcp(_) => PROTO_TCP,
+                    L4::Udp => PROTO_UDP,
+                };
+                FlowKey::new(proto, d.src_ip, d.src_port, d.dst_ip, d.dst_port).0
+            }
+            Ok(Frame::Fragment(f)) => FlowKey::new(0, f.meta.src_ip, 0, f.meta.dst_ip, 0).0,
+            Err(_) => return 0,
+        },
+    };
+    (key.dispatch_hash() % workers as u64) as usize
+}
+
+/// The flow key of an Ethernet / 802.1Q / IPv4 / TCP-or-UDP frame read at
+/// fixed offsets, or `None` for anything else (including UDP on a port the
+/// decoder treats as a tunnel, and fragments).
+#[inline]
+fn fast_key(linktype: LinkType, data: &[u8]) -> Option<FlowKey> {
+    if linktype != LinkType::ETHERNET {
+        return None;
     }
+    let be16 = |at: usize| -> Option<u16> {
+        Some(u16::from_be_bytes(data.get(at..at + 2)?.try_into().ok()?))
+    };
+    let mut at = 12;
+    let mut ether_type = be16(at)?;
+    for _ in 0..2 {
+        if matches!(ether_type, 0x8100 | 0x88a8 | 0x9100) {
+            at += 4;
+            ether_type = be16(at)?;
+        }
+    }
+    if ether_type != 0x0800 {
+        return None;
+    }
+    let ip = data.get(at + 2..)?;
+    let (&vihl, _) = ip.split_first()?;
+    let ihl = usize::from(vihl & 0x0f) * 4;
+    if vihl >> 4 != 4 || ihl < 20 || ip.len() < ihl + 4 {
+        return None;
+    }
+    let frag = u16::from_be_bytes([ip[6], ip[7]]);
+    if frag & 0x3fff != 0 {
+        return None; // MF set or a non-zero offset: a fragment
+    }
+    let proto = match ip[9] {
+        6 => PROTO_TCP,
+        17 => PROTO_UDP,
+        _ => return None,
+    };
+    let src = std::net::Ipv4Addr::new(ip[12], ip[13], ip[14], ip[15]);
+    let dst = std::net::Ipv4Addr::new(ip[16], ip[17], ip[18], ip[19]);
+    let sport = u16::from_be_bytes([ip[ihl], ip[ihl + 1]]);
+    let dport = u16::from_be_bytes([ip[ihl + 2], ip[ihl + 3]]);
+    if proto == PROTO_UDP
+        && (decode::is_udp_tunnel_port(sport) || decode::is_udp_tunnel_port(dport))
+    {
+        return None;
+    }
+    Some(FlowKey::new(proto, src.into(), sport, dst.into(), dport).0)
 }
 
 /// Run the whole pipeline over capture files, in order, feeding `sinks` and
@@ -229,6 +281,8 @@ pub fn run_offline(
     let mut reader = Reader {
         n,
         staging: (0..n).map(|_| Batch::default()).collect(),
+        round_buf: None,
+        locs: Vec::with_capacity(limits::BATCH_PACKETS),
         in_round: 0,
         round: 0,
         packet_no: 0,
@@ -311,9 +365,14 @@ fn make_progress(enabled: bool, paths: &[PathBuf]) -> Option<indicatif::Progress
 struct Reader {
     n: usize,
     staging: Vec<Batch>,
+    /// The read buffer the current round's packets are in (held so the
+    /// source cannot reuse it before the batches are sent).
+    round_buf: Option<Arc<Vec<u8>>>,
     in_round: usize,
     round: u64,
     packet_no: u64,
+    /// Packet positions from the source, reused.
+    locs: Vec<crate::capture::Located>,
     work_txs: Vec<Sender<Batch>>,
     ret_rx: Receiver<Batch>,
 }
@@ -334,40 +393,69 @@ impl Reader {
                 return report;
             }
         };
+        let mut locs = std::mem::take(&mut self.locs);
         loop {
-            match src.next_packet() {
-                Ok(Some(p)) => {
-                    self.packet_no += 1;
-                    report.packets += 1;
-                    report.bytes += p.data.len() as u64;
-                    let w = dispatch(&p, self.n);
-                    let packet_no = self.packet_no;
-                    if let Some(b) = self.staging.get_mut(w) {
-                        b.push(&p, packet_no);
-                    }
-                    self.in_round += 1;
-                    if self.in_round >= limits::BATCH_PACKETS * self.n {
+            locs.clear();
+            match src.next_located_batch(&mut locs, limits::BATCH_PACKETS) {
+                Ok(0) => break,
+                Ok(_) => {
+                    // Packets in a new buffer close the round of the old one.
+                    let buf = src.buffer();
+                    if self
+                        .round_buf
+                        .as_ref()
+                        .is_some_and(|b| !Arc::ptr_eq(b, buf))
+                    {
                         self.flush_round();
                         if let Some(pb) = pb {
                             pb.set_position(base + src.progress().done);
                         }
                     }
+                    for loc in &locs {
+                        if self.round_buf.is_none() {
+                            self.round_buf = Some(Arc::clone(buf));
+                        }
+                        self.packet_no += 1;
+                        report.packets += 1;
+                        report.bytes += loc.len as u64;
+                        let w = if self.n > 1 {
+                            let data = buf.get(loc.off..loc.off + loc.len).unwrap_or_default();
+                            dispatch_frame(loc.linktype, data, self.n)
+                        } else {
+                            0
+                        };
+                        if let Some(b) = self.staging.get_mut(w) {
+                            b.pkts.push(PktRef {
+                                off: loc.off,
+                                len: loc.len,
+                                ts_ns: loc.ts_ns,
+                                linktype: loc.linktype,
+                                packet_no: self.packet_no,
+                            });
+                        }
+                        self.in_round += 1;
+                        if self.in_round >= limits::BATCH_PACKETS * self.n {
+                            self.flush_round();
+                        }
+                    }
                 }
-                Ok(None) => break,
                 Err(e) => {
                     report.error = Some(e);
                     break;
                 }
             }
         }
+        self.locs = locs;
         if let Some(pb) = pb {
             pb.set_position(base + src.progress().done);
         }
         report
     }
 
-    /// Send every non-empty staging batch of the current round.
+    /// Send every non-empty staging batch of the current round, each with a
+    /// reference to the round's buffer.
     fn flush_round(&mut self) {
+        let buf = self.round_buf.take();
         let parts = self.staging.iter().filter(|b| !b.pkts.is_empty()).count() as u32;
         if parts == 0 {
             return;
@@ -379,6 +467,7 @@ impl Reader {
             let mut fresh = self.ret_rx.try_recv().unwrap_or_default();
             fresh.clear();
             let mut b = std::mem::replace(&mut self.staging[w], fresh);
+            b.buf = buf.clone();
             b.round = self.round;
             b.parts = parts;
             // A send fails only if the worker died; its packets are then
@@ -390,6 +479,9 @@ impl Reader {
     }
 }
 
+/// How many packets ahead the offline worker touches a frame's first byte.
+const PREFETCH_AHEAD: usize = 4;
+
 fn worker_loop(
     sigs: Arc<SignatureSet>,
     cfg: WorkerConfig,
@@ -399,11 +491,20 @@ fn worker_loop(
 ) -> (WorkerStats, hdrhistogram::Histogram<u64>) {
     let mut w = Worker::new(sigs, cfg);
     let mut hist = new_histogram();
-    for batch in rx {
+    for mut batch in rx {
         let t0 = Instant::now();
         let mut events = Vec::new();
-        for r in &batch.pkts {
-            let data = batch.data.get(r.off..r.off + r.len).unwrap_or(&[]);
+        let buf: &[u8] = batch.buf.as_deref().map_or(&[], |v| v.as_slice());
+        // The reader's core wrote these bytes: the first read of each
+        // frame's headers misses this core's cache. Reading a byte of the
+        // frame a few packets ahead starts that fetch early (a load in place
+        // of a prefetch instruction, which safe Rust does not offer).
+        let mut touched = 0u8;
+        for (i, r) in batch.pkts.iter().enumerate() {
+            if let Some(ahead) = batch.pkts.get(i + PREFETCH_AHEAD) {
+                touched ^= buf.get(ahead.off).copied().unwrap_or(0);
+            }
+            let data = buf.get(r.off..r.off + r.len).unwrap_or(&[]);
             let p = PacketIn {
                 ts_ns: r.ts_ns,
                 packet_no: r.packet_no,
@@ -412,12 +513,15 @@ fn worker_loop(
             };
             w.process(&p, &mut events);
         }
+        std::hint::black_box(touched);
         hist.saturating_record(t0.elapsed().as_nanos().min(u128::from(u64::MAX)) as u64);
         let _ = out.send(Done {
             round: batch.round,
             parts: batch.parts,
             events,
         });
+        // Release the read buffer now, so the reader can refill it.
+        batch.clear();
         let _ = ret.try_send(batch);
     }
     w.finish();

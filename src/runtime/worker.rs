@@ -226,6 +226,9 @@ impl Worker {
     /// Everything after decoding: flow, extract, match.
     fn decoded(&mut self, p: &PacketIn<'_>, d: &Decoded<'_>, out: &mut Vec<Event>) {
         self.stats.decoded += 1;
+        if let Some(a) = d.anomaly {
+            WorkerStats::bump(&mut self.stats.decode_anomalies, a.label());
+        }
         let transport = match d.l4 {
             L4::Udp => Transport::Udp,
             L4::Tcp(_) => Transport::Tcp,
@@ -317,6 +320,12 @@ fn udp(d: &Decoded<'_>, em: &mut Emit<'_>, scratch: &mut Scratch) {
         && let HttpScan::Request { method, host, .. } = http::scan_request(d.payload)
     {
         em.http_request(method, host);
+    } else if dns::looks_like_query(d.payload) {
+        // A DNS query on another port (a resolver on a custom port, or
+        // traffic steered around port 53): checked strictly, before QUIC,
+        // whose one-byte test such a query can pass.
+        em.stats.dns_other_port += 1;
+        em.dns_message(d.payload, &mut scratch.dns);
     } else if quic::looks_like_quic(d.payload) {
         // QUIC by content on any port: one byte test for short headers.
         let tuple = quic::Tuple {

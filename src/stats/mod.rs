@@ -43,8 +43,13 @@ pub struct WorkerStats {
     pub decoded: u64,
     /// Frames not decoded, by reason (`decode::DecodeError::label`).
     pub decode_errors: BTreeMap<&'static str, u64>,
+    /// Frames decoded despite an oddity, by `DecodeAnomaly::label`.
+    pub decode_anomalies: BTreeMap<&'static str, u64>,
     /// UDP payloads on a DNS port handed to the DNS parser.
     pub dns_messages: u64,
+    /// Of those, DNS queries found by their shape on a UDP port that is not
+    /// a DNS port (`extract::dns::looks_like_query`).
+    pub dns_other_port: u64,
     /// DNS messages that were not (fully) parsed, by reason.
     pub dns_errors: BTreeMap<&'static str, u64>,
     pub dns_queries: u64,
@@ -89,7 +94,9 @@ impl WorkerStats {
         self.bytes += o.bytes;
         self.decoded += o.decoded;
         merge_map(&mut self.decode_errors, &o.decode_errors);
+        merge_map(&mut self.decode_anomalies, &o.decode_anomalies);
         self.dns_messages += o.dns_messages;
+        self.dns_other_port += o.dns_other_port;
         merge_map(&mut self.dns_errors, &o.dns_errors);
         self.dns_queries += o.dns_queries;
         self.dns_answers += o.dns_answers;
@@ -153,10 +160,12 @@ impl WorkerStats {
                 "bytes": self.bytes,
                 "decoded": self.decoded,
                 "not_decoded": self.decode_errors,
+                "anomalies": self.decode_anomalies,
             },
             "flow": flow,
             "extract": {
                 "dns_messages": self.dns_messages,
+                "dns_other_port": self.dns_other_port,
                 "dns_errors": self.dns_errors,
                 "dns_queries": self.dns_queries,
                 "dns_answers": self.dns_answers,
