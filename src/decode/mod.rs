@@ -441,7 +441,39 @@ pub fn decode(linktype: LinkType, frame: &[u8]) -> Result<Decoded<'_>, DecodeErr
 pub fn decode_frame(linktype: LinkType, frame: &[u8]) -> Result<Frame<'_>, DecodeError> {
     let mut w = Walk::default();
     let next = link::parse(linktype, frame, &mut w.link)?;
+    if let Next::Ip(net, bytes) = next
+        && let Some(done) = plain(net, bytes, &w)
+    {
+        return done;
+    }
     walk(next, &mut w)
+}
+
+/// The common frame straight to its result: IP (no tunnel above it) carrying
+/// TCP, or UDP on no tunnel port. The same layer functions as the walk, in
+/// the order [`after_ip`] calls them, so the result is the walk's; `None`
+/// hands everything else (fragments, tunnels, other protocols, errors in
+/// the IP layer, UDP anomalies) to the walk.
+#[inline(always)]
+fn plain<'a>(net: link::Net, bytes: &'a [u8], w: &Walk) -> Option<Result<Frame<'a>, DecodeError>> {
+    let ip::IpLayer::Whole(ip) = ip::parse(net, bytes).ok()? else {
+        return None;
+    };
+    match ip.protocol {
+        IpNumber::TCP => Some(
+            transport::tcp(ip.payload, ip.truncated)
+                .map(|t| Frame::Packet(w.decoded(ip.src, ip.dst, t))),
+        ),
+        IpNumber::UDP => {
+            let t = transport::udp(ip.payload, ip.truncated).ok()?;
+            if t.length_overrun || is_udp_tunnel_port(t.src_port) || is_udp_tunnel_port(t.dst_port)
+            {
+                return None;
+            }
+            Some(Ok(Frame::Packet(w.decoded(ip.src, ip.dst, t))))
+        }
+        _ => None,
+    }
 }
 
 /// Decode a datagram reassembled from fragments that carried `meta`:

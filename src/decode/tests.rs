@@ -946,3 +946,60 @@ fn random_frames_never_panic() {
     // The run must reach the success path, or it tests only the early exits.
     assert!(decoded > 0, "no random frame decoded");
 }
+
+/// The walk alone, without `decode_frame`'s shortcut for plain frames.
+fn walk_only(linktype: LinkType, frame: &[u8]) -> Result<Frame<'_>, DecodeError> {
+    let mut w = Walk::default();
+    let next = link::parse(linktype, frame, &mut w.link)?;
+    walk(next, &mut w)
+}
+
+/// `decode_frame`'s shortcut gives exactly the walk's result on every frame
+/// of the corpus, and on each frame cut at every length up to 80 bytes and
+/// with every one of its first 64 bytes flipped (lengths, flags, ports and
+/// protocol numbers of the common shapes, and the shapes next to them).
+#[test]
+fn plain_shortcut_equals_the_walk() {
+    use crate::capture::{FileSource, Source};
+    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/corpus/pcaps");
+    let mut files: Vec<_> = std::fs::read_dir(&dir)
+        .expect("tests/corpus")
+        .filter_map(|e| e.ok().map(|e| e.path()))
+        .filter(|p| {
+            let n = p.to_string_lossy();
+            n.ends_with(".pcap") || n.ends_with(".pcapng")
+        })
+        .collect();
+    files.sort();
+    assert!(files.len() > 100, "corpus missing: {}", files.len());
+    let same = |lt: LinkType, f: &[u8]| {
+        let a = format!("{:?}", decode_frame(lt, f));
+        let b = format!("{:?}", walk_only(lt, f));
+        assert_eq!(a, b, "linktype {} frame {f:02x?}", lt.0);
+    };
+    let mut frames = 0;
+    for path in &files {
+        let Ok(mut src) = FileSource::open(path) else {
+            continue;
+        };
+        while let Ok(Some(p)) = src.next_packet() {
+            frames += 1;
+            same(p.linktype, p.data);
+            if frames % 7 != 0 {
+                continue;
+            }
+            let mut f = p.data.to_vec();
+            for cut in 0..f.len().min(80) {
+                same(p.linktype, &f[..cut]);
+            }
+            for i in 0..f.len().min(64) {
+                for bit in [0x01u8, 0x10, 0x80] {
+                    f[i] ^= bit;
+                    same(p.linktype, &f);
+                    f[i] ^= bit;
+                }
+            }
+        }
+    }
+    assert!(frames > 10_000, "{frames} frames");
+}
