@@ -23,14 +23,8 @@ pub fn is_alert(ev: &Evidence) -> bool {
 /// `destination`, `rule`, `phonehome` (with `channel` and then
 /// `correlation` or `ksc`).
 pub fn write_evidence(ev: &Evidence, buf: &mut Vec<u8>) {
-    let (ep, rule_id) = match &ev.kind {
-        EvidenceKind::DnsCorrelated {
-            endpoints, rule, ..
-        } => (endpoints, rule.id.as_str()),
-        EvidenceKind::KscPort {
-            endpoints, rule_id, ..
-        } => (endpoints, &rule_id[..]),
-        EvidenceKind::Prefix { .. } => return,
+    let Some((ep, rule_id, _)) = ev.alert_parts() else {
+        return;
     };
     buf.extend_from_slice(br#"{"@timestamp":""#);
     write_rfc3339(ev.ts, buf);

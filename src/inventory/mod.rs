@@ -975,6 +975,27 @@ impl Evidence {
             EvidenceKind::Prefix { .. } => Channel::Prefix,
         }
     }
+    /// What every alert record of this evidence names: the flow, the rule
+    /// id and the confidence. `None` for evidence that is not an alert
+    /// (vendor prefixes).
+    pub fn alert_parts(&self) -> Option<(&crate::event::Endpoints, &str, Confidence)> {
+        match &self.kind {
+            EvidenceKind::DnsCorrelated {
+                endpoints,
+                rule,
+                confidence,
+                ..
+            } => Some((endpoints, rule.id.as_str(), *confidence)),
+            EvidenceKind::KscPort {
+                endpoints,
+                rule_id,
+                confidence,
+                ..
+            } => Some((endpoints, &rule_id[..], *confidence)),
+            EvidenceKind::Prefix { .. } => None,
+        }
+    }
+
     pub fn confidence(&self) -> Option<Confidence> {
         match &self.kind {
             EvidenceKind::DnsCorrelated { confidence, .. }

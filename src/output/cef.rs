@@ -247,20 +247,8 @@ pub fn write_dns_answer(ev: &DnsAnswerEvent, out: &mut Vec<u8>) {
 /// `flexString1` role, `flexString2` peer, `cn1` packet, `cn2` KSC port.
 /// Each custom field has its `…Label`.
 pub fn write_evidence(ev: &Evidence, out: &mut Vec<u8>) {
-    let (ep, rule_id, confidence) = match &ev.kind {
-        EvidenceKind::DnsCorrelated {
-            endpoints,
-            rule,
-            confidence,
-            ..
-        } => (endpoints, rule.id.as_str(), *confidence),
-        EvidenceKind::KscPort {
-            endpoints,
-            rule_id,
-            confidence,
-            ..
-        } => (endpoints, &rule_id[..], *confidence),
-        EvidenceKind::Prefix { .. } => return,
+    let Some((ep, rule_id, confidence)) = ev.alert_parts() else {
+        return;
     };
     let _ = write!(
         out,

@@ -146,20 +146,8 @@ impl Header {
     /// `attribution::json::write_evidence` without its newline, or the CEF
     /// record of [`cef::write_evidence`].
     pub fn write_evidence_message(&self, ev: &Evidence, body: SyslogFormat, out: &mut Vec<u8>) {
-        let (ep, rule_id, confidence) = match &ev.kind {
-            EvidenceKind::DnsCorrelated {
-                endpoints,
-                rule,
-                confidence,
-                ..
-            } => (endpoints, rule.id.as_str(), *confidence),
-            EvidenceKind::KscPort {
-                endpoints,
-                rule_id,
-                confidence,
-                ..
-            } => (endpoints, &rule_id[..], *confidence),
-            EvidenceKind::Prefix { .. } => return,
+        let Some((ep, rule_id, confidence)) = ev.alert_parts() else {
+            return;
         };
         self.write_head(severity(confidence), ev.ts, "alert", out);
         out.push(b'[');
